@@ -1,0 +1,59 @@
+"""minidl: a small deep-learning library for learning how neural networks train.
+
+>>> import minidl
+>>> x = minidl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+array([2., 4., 6.], dtype=float32)
+"""
+
+from minidl import (
+    autograd,  # first: tensor.py and functional.py build on it
+    functional,
+)
+from minidl.autograd import (
+    Function,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from minidl.creation import (
+    arange,
+    eye,
+    full,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from minidl.functional import cat, stack, where
+from minidl.gradcheck import GradcheckError, gradcheck
+from minidl.random import get_rng_state, initial_seed, manual_seed, set_rng_state
+from minidl.tensor import (
+    Tensor,
+    bool_,
+    float32,
+    float64,
+    get_default_dtype,
+    int64,
+    set_default_dtype,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function", "GradcheckError", "Tensor", "arange", "autograd", "bool_", "cat",
+    "detect_anomaly", "enable_grad", "eye", "float32", "float64", "full", "functional",
+    "get_default_dtype", "get_rng_state", "gradcheck", "initial_seed", "int64",
+    "is_grad_enabled", "linspace", "manual_seed", "no_grad", "ones", "ones_like", "rand",
+    "randint", "randn", "randperm", "set_default_dtype", "set_grad_enabled",
+    "set_rng_state", "stack", "tensor", "where", "zeros", "zeros_like",
+]
