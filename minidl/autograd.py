@@ -154,12 +154,9 @@ class Function:
         track = track and _GradMode.enabled
         ctx = Context(cls, args, tuple(needs)) if track else Context(cls, (), ())
         out = cls.forward(ctx, *raw, **kwargs)
-        if not track:
-            return Tensor._make(out)
-        result = Tensor._make(out, ctx)
-        if _Anomaly.enabled:
+        if _Anomaly.enabled:  # also for ops that record no graph (e.g. log of a constant)
             _Anomaly.check_forward(ctx, out)
-        return result
+        return Tensor._make(out, ctx) if track else Tensor._make(out)
 
 
 class _Anomaly:

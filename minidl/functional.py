@@ -36,10 +36,10 @@ def _sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def _operand(x: Operand) -> Tensor | int | float:
     """Tensors and Python numbers pass through; NumPy scalars and arrays become tensors."""
+    if isinstance(x, np.generic):  # first: np.float64 is a subclass of float
+        return x.item()
     if isinstance(x, (Tensor, bool, int, float)):
         return x
-    if isinstance(x, np.generic):
-        return x.item()
     return Tensor(x)
 
 
@@ -169,8 +169,10 @@ class Pow(Function):
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
         try:
             y = np.power(a, b)
-        except ValueError:
-            raise _broadcast_error("pow", a, b) from None
+        except ValueError as e:  # not only broadcasting: integers to negative powers too
+            if "broadcast" in str(e):
+                raise _broadcast_error("pow", a, b) from None
+            raise ValueError(f"pow: {e}") from None
         ctx.save_for_backward(a, b, y)
         return y
 
@@ -361,8 +363,8 @@ class Var(Function):
         (centred,) = ctx.saved_tensors
         if not ctx.keepdim:
             grad = np.expand_dims(grad, ctx.axes)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad * (2 / ctx.denom) * centred
+        with np.errstate(divide="ignore", invalid="ignore"):  # denom 0 gives NaN, as in PyTorch
+            return grad * (2 / ctx.denom if ctx.denom else np.inf) * centred
 
 
 class MaxAll(Function):
@@ -430,8 +432,8 @@ def _extreme(name: str, input: Tensor, dim: int | None, keepdim: bool, largest: 
         raise ValueError(f"{name}: the tensor is empty (shape {input.shape})")
     if dim is None:
         return MaxAll.apply(input, largest)
-    if input.ndim == 0:
-        input = reshape(input, (1,))
+    if input.ndim == 0:  # PyTorch returns 0-d values and indices, keepdim or not
+        input, keepdim = reshape(input, (1,)), False
     axis = _axis(name, dim, input.ndim)
     pick = np.argmax if largest else np.argmin
     index = np.expand_dims(pick(input.data, axis=axis), axis)
@@ -577,6 +579,9 @@ def index(input: Tensor, idx: Any) -> Tensor:
     parts = idx if isinstance(idx, tuple) else (idx,)
     parts = tuple(np.asarray(p.data if isinstance(p, Tensor) else p)
                   if isinstance(p, (Tensor, list, np.ndarray)) else p for p in parts)
+    # An empty list selects nothing; np.asarray([]) is float64, so give it an index dtype.
+    parts = tuple(np.zeros(0, np.int64) if isinstance(p, np.ndarray) and p.size == 0
+                  and p.dtype.kind == "f" else p for p in parts)
     for p in parts:
         if isinstance(p, np.ndarray) and p.dtype.kind not in "iub":
             raise IndexError(f"index: index arrays must be integer or boolean, got {p.dtype}")

@@ -1,0 +1,194 @@
+"""The ``minidl`` command: train a model on MNIST or Fashion-MNIST from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import minidl
+from minidl.models import ACTIVATIONS
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+DATASETS = ("mnist", "fashion-mnist")
+
+TRAIN_EXAMPLES = """\
+examples:
+  minidl train                                    # MLP 784-256-256-10, ReLU, Adam, 3 epochs
+  minidl train --activation tanh --epochs 5 --out runs/tanh
+  minidl train --dataset fashion-mnist --hidden 512,256 --optimizer sgd --lr 0.05 --momentum 0.9
+  minidl train --limit 5000 --epochs 1            # a quick look on 5,000 training images
+
+Each run writes, in --out: history.json (per-epoch losses, accuracies, times),
+curves.png (loss and accuracy curves), results.md (the table printed below) and
+checkpoint.npz (model and optimizer state, loadable with minidl.train.load_checkpoint).
+"""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(",") if w.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer widths such as 256,256, got {text!r}"
+        ) from None
+    if any(w <= 0 for w in widths):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+    return widths
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minidl",
+        description="minidl: a small deep-learning library for learning how neural networks "
+        "train. Run `minidl train --help` to train a network on MNIST.",
+    )
+    parser.add_argument("--version", action="version", version=f"minidl {minidl.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = sub.add_parser(
+        "train",
+        help="train a network on MNIST or Fashion-MNIST and write its curves and checkpoint",
+        description="Train a multilayer perceptron on MNIST or Fashion-MNIST, print a "
+        "per-epoch table of loss and accuracy on the training and test sets, and save the "
+        "results.",
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    model = train.add_argument_group("model")
+    model.add_argument("--model", choices=("mlp",), default="mlp",
+                       help="network architecture (default: %(default)s)")
+    model.add_argument("--hidden", type=_widths, default=(256, 256), metavar="W1,W2,...",
+                       help="hidden layer widths of the MLP (default: 256,256)")
+    model.add_argument("--activation", choices=sorted(ACTIVATIONS),
+                       default="relu", help="hidden-layer activation (default: %(default)s)")
+    model.add_argument("--dropout", type=float, default=0.0,
+                       help="dropout probability after each hidden layer (default: 0)")
+
+    data = train.add_argument_group("data")
+    data.add_argument("--dataset", choices=DATASETS, default="mnist",
+                      help="dataset (default: %(default)s; MNIST ships with minidl)")
+    data.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                      help="folder holding mnist/ and fashion-mnist/ (default: $MINIDL_DATA, "
+                      "then the copy shipped with minidl, then ~/.minidl/data)")
+    data.add_argument("--download", action="store_true",
+                      help="download missing dataset files (checksums are verified)")
+    data.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                      help="train on the first N training images only (for quick runs)")
+
+    opt = train.add_argument_group("optimisation")
+    opt.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                     help="optimizer (default: %(default)s)")
+    opt.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
+    opt.add_argument("--momentum", type=float, default=0.0,
+                     help="momentum for sgd and rmsprop (default: 0)")
+    opt.add_argument("--weight-decay", type=float, default=0.0,
+                     help="L2 penalty (decoupled for adamw) (default: 0)")
+    opt.add_argument("--epochs", type=_positive_int, default=3,
+                     help="passes over the training set (default: %(default)s)")
+    opt.add_argument("--batch-size", type=_positive_int, default=128,
+                     help="examples per step (default: %(default)s)")
+    opt.add_argument("--on-nan", choices=("raise", "skip", "continue"), default="raise",
+                     help="when the loss becomes NaN: stop with an error (default), skip the "
+                     "step, or continue")
+
+    run = train.add_argument_group("run")
+    run.add_argument("--seed", type=int, default=0,
+                     help="seed for initialisation, shuffling and dropout (default: 0)")
+    run.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="output folder (default: runs/<dataset>-<model>-<activation>-seed<N>)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def _optimizer(args: argparse.Namespace, params: list) -> object:
+    from minidl import optim
+
+    if args.optimizer == "sgd":
+        return optim.SGD(params, lr=args.lr, momentum=args.momentum,
+                         weight_decay=args.weight_decay)
+    if args.optimizer == "rmsprop":
+        return optim.RMSprop(params, lr=args.lr, momentum=args.momentum,
+                             weight_decay=args.weight_decay)
+    cls = {"adam": optim.Adam, "adamw": optim.AdamW, "adagrad": optim.Adagrad}[args.optimizer]
+    return cls(params, lr=args.lr, weight_decay=args.weight_decay)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from minidl import data, models, train
+
+    minidl.manual_seed(args.seed)
+    dataset_cls = data.MNIST if args.dataset == "mnist" else data.FashionMNIST
+    train_set = dataset_cls(args.data_dir, train=True, download=args.download)
+    test_set = dataset_cls(args.data_dir, train=False, download=args.download)
+    if args.limit is not None:
+        train_set = data.Subset(train_set, range(min(args.limit, len(train_set))))
+    train_loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
+    test_loader = data.DataLoader(test_set, batch_size=1000)
+
+    model = models.mlp(784, args.hidden, 10, args.activation, args.dropout)
+    optimizer = _optimizer(args, list(model.parameters()))
+    loss_fn = minidl.nn.CrossEntropyLoss()
+    name = f"{args.dataset}-{args.model}-{args.activation}-seed{args.seed}"
+    out = args.out or Path("runs") / name
+
+    print(f"minidl {minidl.__version__}: {args.model} {model_summary(args)} on {args.dataset} "
+          f"({len(train_set)} training / {len(test_set)} test images), {args.optimizer} "
+          f"lr={args.lr}, batch {args.batch_size}, seed {args.seed}")
+    header = f"{'epoch':>5}  {'train loss':>10}  {'train acc':>9}  {'test loss':>9}  " \
+             f"{'test acc':>8}  {'time (s)':>8}"
+    print(header)
+
+    def row(r: dict) -> None:
+        print(f"{r['epoch']:>5}  {r['train_loss']:>10.4f}  {r['train_acc']:>9.4f}  "
+              f"{r['val_loss']:>9.4f}  {r['val_acc']:>8.4f}  {r['time']:>8.1f}", flush=True)
+
+    history = train.fit(model, optimizer, loss_fn, train_loader, test_loader, args.epochs,
+                        progress=False if args.no_progress else None, on_nan=args.on_nan,
+                        on_epoch_end=row)
+    history.meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                    if k != "func"}
+    out.mkdir(parents=True, exist_ok=True)
+    history.save(out / "history.json")
+    fig = history.plot()
+    fig.suptitle(f"{args.model} {model_summary(args)} on {args.dataset}")
+    fig.savefig(out / "curves.png", dpi=120)
+    (out / "results.md").write_text(
+        f"# {args.model} {model_summary(args)} on {args.dataset}\n\n"
+        f"{args.optimizer} lr={args.lr}, batch {args.batch_size}, seed {args.seed}; "
+        "val = the test set.\n\n" + history.table() + "\n"
+    )
+    train.save_checkpoint(out / "checkpoint.npz", model, optimizer, epoch=args.epochs)
+    print(f"final test accuracy {history['val_acc'][-1]:.4f}; wrote history.json, curves.png, "
+          f"results.md and checkpoint.npz to {out}/")
+    return 0
+
+
+def model_summary(args: argparse.Namespace) -> str:
+    widths = "-".join(str(w) for w in (784, *args.hidden, 10))
+    return f"{widths} {args.activation}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return train_command(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"minidl train: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

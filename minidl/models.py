@@ -1,0 +1,41 @@
+"""Ready-made models, built from ``minidl.nn`` layers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from minidl import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+}
+
+
+def activation(name: str) -> nn.Module:
+    """A new activation module from its lower-case name (e.g. ``"relu"``)."""
+    try:
+        return ACTIVATIONS[name.lower()]()
+    except KeyError:
+        raise KeyError(
+            f"unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}"
+        ) from None
+
+
+def mlp(in_features: int = 784, hidden: Sequence[int] = (256, 256), out_features: int = 10,
+        activation_name: str = "relu", dropout: float = 0.0) -> nn.Sequential:
+    """A multilayer perceptron: Flatten → [Linear → activation → Dropout?] × len(hidden) → Linear.
+
+    Inputs of any shape (N, ...) are flattened to (N, in_features) first, so MNIST images
+    (N, 1, 28, 28) can be fed directly. Layers use PyTorch's default initialisation.
+    """
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = in_features
+    for h in hidden:
+        layers += [nn.Linear(width, h), activation(activation_name)]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = h
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)

@@ -1,0 +1,46 @@
+"""Figures (matplotlib). Each function returns the ``Figure`` so notebooks show it and
+scripts can ``fig.savefig(...)``. matplotlib is imported on first use, keeping
+``import minidl`` fast."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from minidl.train import History
+
+
+def plot_history(history: History | Mapping[str, History], title: str | None = None) -> Any:
+    """Loss (left) and accuracy (right) per epoch; training solid, validation dashed.
+
+    Parameters
+    ----------
+    history : History or mapping of label -> History
+        One run, or several runs to overlay (e.g. ``{"relu": h1, "tanh": h2}``).
+    title : str, optional
+        Figure title.
+    """
+    import matplotlib.pyplot as plt
+
+    runs = dict(history) if isinstance(history, Mapping) else {"": history}
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    for i, (label, h) in enumerate(runs.items()):
+        color = f"C{i}"
+        epochs = h["epoch"]
+        for ax, key in ((ax_loss, "loss"), (ax_acc, "acc")):
+            for split, style in (("train", "-"), ("val", "--")):
+                values = h[f"{split}_{key}"]
+                if any(v is None for v in values):
+                    continue
+                name = f"{label} {split}".strip()
+                ax.plot(epochs, values, style, color=color, marker="o", label=name)
+    ax_loss.set(xlabel="epoch", ylabel="loss (cross-entropy)", title="Loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+    if title:
+        fig.suptitle(title)
+    return fig
