@@ -9,7 +9,13 @@ array([2., 4., 6.], dtype=float32)
 
 from minidl import (
     autograd,  # first: tensor.py and functional.py build on it
+    data,
     functional,
+    models,
+    nn,
+    optim,
+    plot,
+    train,
 )
 from minidl.autograd import (
     Function,
@@ -50,10 +56,11 @@ from minidl.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "arange", "autograd", "bool_", "cat",
+    "Function", "GradcheckError", "Tensor", "arange", "autograd", "bool_", "cat", "data",
     "detect_anomaly", "enable_grad", "eye", "float32", "float64", "full", "functional",
     "get_default_dtype", "get_rng_state", "gradcheck", "initial_seed", "int64",
-    "is_grad_enabled", "linspace", "manual_seed", "no_grad", "ones", "ones_like", "rand",
+    "is_grad_enabled", "linspace", "manual_seed", "models", "nn", "no_grad", "ones",
+    "ones_like", "optim", "plot", "rand",
     "randint", "randn", "randperm", "set_default_dtype", "set_grad_enabled",
-    "set_rng_state", "stack", "tensor", "where", "zeros", "zeros_like",
+    "set_rng_state", "stack", "tensor", "train", "where", "zeros", "zeros_like",
 ]

@@ -283,6 +283,12 @@ def run_backward(tensor: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     for leaf, g in leaf_grads.values():
         if leaf._hooks:
             g = _run_hooks(leaf._hooks, g)
+            if g.shape != leaf.data.shape:
+                raise RuntimeError(
+                    f"a hook returned a gradient of shape {g.shape} for a tensor of shape "
+                    f"{leaf.data.shape}; hooks must keep the gradient's shape"
+                )
+            g = g.astype(leaf.data.dtype, copy=False)
         if leaf.grad is None:
             # The same array can reach several leaves (e.g. both inputs of an add);
             # each .grad must own its memory because optimisers update it in place.

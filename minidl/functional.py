@@ -261,10 +261,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = grad
+        if b.ndim == 1:  # first, so that vector @ vector (a 0-d grad) works too
+            g2 = np.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
         ga = gb = None
         if need_a:
             ga = _sum_to(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
@@ -565,12 +565,18 @@ class Index(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, index: Any) -> np.ndarray:
         ctx.shape, ctx.index = x.shape, index
+        parts = index if isinstance(index, tuple) else (index,)
+        # Only integer arrays can repeat an element; other indices may simply assign.
+        ctx.repeats = any(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts)
         return x[index]
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
         gx = np.zeros(ctx.shape, dtype=grad.dtype)
-        np.add.at(gx, ctx.index, grad)
+        if ctx.repeats:
+            np.add.at(gx, ctx.index, grad)
+        else:
+            gx[ctx.index] = grad
         return gx, None
 
 

@@ -41,9 +41,10 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     if dtype is not None:
         return np.array(data, dtype=dtype)
     arr = np.array(data)
-    if arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic)):
+    from_python = not isinstance(data, (np.ndarray, np.generic))
+    if from_python and arr.dtype.kind == "f":
         arr = arr.astype(get_default_dtype())
-    elif arr.dtype.kind in "iu" and arr.dtype != int64:
+    elif from_python and arr.dtype.kind in "iu":
         arr = arr.astype(int64)
     elif arr.dtype.kind not in "fiub":
         raise TypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
@@ -57,7 +58,8 @@ class Tensor:
     ----------
     data : array_like
         Numbers, nested lists, or an array. Python floats become the default dtype
-        (float32); an ``np.ndarray`` keeps its dtype (so float64 arrays stay float64).
+        (float32) and Python ints int64; an ``np.ndarray`` keeps its dtype (so float64
+        arrays stay float64). The data is copied.
     requires_grad : bool
         Record operations on this tensor so that ``backward`` can fill ``.grad``.
     dtype : dtype, optional
@@ -240,7 +242,9 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         arr = self.numpy()
-        return arr if dtype is None else arr.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != arr.dtype:
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
 
     def to(self, dtype: Any) -> Tensor:
         """Cast to ``dtype`` (differentiable)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from minidl.data.loader import default_collate
 from minidl.tensor import Tensor
 
 
@@ -78,3 +79,49 @@ class TensorDataset(Dataset):
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
+
+
+class Subset(Dataset):
+    """The examples of ``dataset`` at ``indices``, in that order (e.g. a quick small run).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The full dataset.
+    indices : sequence of int
+        Positions in ``dataset``, each in ``0 .. len(dataset) - 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> small = Subset(TensorDataset(Tensor(np.arange(10))), [7, 2])
+    >>> len(small), small[0][0].item()
+    (2, 7)
+    """
+
+    def __init__(self, dataset: Dataset, indices: Any) -> None:
+        indices = np.asarray(indices)
+        if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
+            raise TypeError(
+                f"Subset: indices must be a 1-D sequence of integers, got an array of shape "
+                f"{indices.shape} and dtype {indices.dtype}"
+            )
+        n = len(dataset)
+        if indices.size and (indices.min() < 0 or indices.max() >= n):
+            bad = indices[(indices < 0) | (indices >= n)][0]
+            raise IndexError(f"Subset: index {bad} is out of range for a dataset of length {n}")
+        self.dataset = dataset
+        self.indices = indices.astype(np.int64)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[int(self.indices[index])]
+
+    def __getitems__(self, indices: np.ndarray) -> Any:
+        inner = self.indices[indices]
+        getitems = getattr(self.dataset, "__getitems__", None)
+        if getitems is not None:
+            return getitems(inner)
+        return default_collate([self.dataset[int(i)] for i in inner])
+
+    def __len__(self) -> int:
+        return len(self.indices)

@@ -36,7 +36,8 @@ def default_collate(items: Sequence[Any]) -> Any:
                 f"default_collate: every example must have the same number of fields, got "
                 f"lengths {sorted(lengths)}"
             )
-        return tuple(_stack(list(field), f"field {i}") for i, field in enumerate(zip(*items)))
+        fields = zip(*items, strict=True)
+        return tuple(_stack(list(values), f"field {i}") for i, values in enumerate(fields))
     return _stack(list(items), "examples")
 
 

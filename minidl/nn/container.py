@@ -30,10 +30,9 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, idx: int | slice) -> Module:
-        modules = list(self._modules.values())
-        if isinstance(idx, slice):
-            return Sequential(*modules[idx])
-        return modules[idx]
+        if isinstance(idx, slice):  # the slice keeps its layers' names, as in PyTorch
+            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        return list(self._modules.values())[idx]
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -74,6 +73,21 @@ class ModuleList(Module):
         for module in modules:
             self.append(module)
         return self
+
+    def __repr__(self) -> str:
+        """As PyTorch writes it: a run of identical layers is one line, ``(0-2): 3 x ...``."""
+        runs: list[list] = []  # [first index, last index, repr]
+        for i, module in enumerate(self):
+            text = repr(module)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        if not runs:
+            return "ModuleList()"
+        lines = [(f"({a}): {text}" if a == b else f"({a}-{b}): {b - a + 1} x {text}")
+                 .replace("\n", "\n  ") for a, b, text in runs]
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
 
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError(

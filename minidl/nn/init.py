@@ -17,8 +17,10 @@ The API and the results follow ``torch.nn.init``. Every initialiser writes into
 tensor's dtype and returns the tensor. Random ones draw from ``generator``, or, when it is
 None, from minidl's global generator, so ``minidl.manual_seed(s)`` reproduces them.
 
->>> w = minidl.nn.Parameter(np.empty((256, 784), dtype=np.float32))
->>> init.kaiming_normal_(w, nonlinearity="relu")     # std = √2 / √784
+Example::
+
+    w = nn.Parameter(np.empty((256, 784), dtype=np.float32))
+    nn.init.kaiming_normal_(w, nonlinearity="relu")      # std = √2 / √784
 """
 
 from __future__ import annotations
@@ -37,8 +39,7 @@ __all__ = [
     "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]
 
-# Layers with no nonlinearity after them (and sigmoid, whose slope near 0 is treated as
-# 1 by convention) need no correction of the variance.
+# PyTorch's table (torch.nn.init.calculate_gain), so that results match PyTorch's.
 _GAINS = {
     "linear": 1.0,
     "conv1d": 1.0,
@@ -253,11 +254,12 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
     Notes
     -----
-    Rejection sampling, as in PyTorch. When the normal puts more than 30% of its mass on
-    ``[a, b]``, normal draws are kept if they land inside. Otherwise (a narrow or far-off
-    interval) a uniform draw ``x`` on ``[a, b]`` is kept with probability
-    ``pdf(x) / max pdf on [a, b]``, which needs no more than a few rounds however little
-    mass the interval holds.
+    Rejection sampling, as in PyTorch: draw candidates, keep those that pass a test, and
+    draw again for the rest. When the normal puts more than 30% of its mass on ``[a, b]``,
+    a normal draw is kept if it lands inside. Otherwise (a narrow or far-off interval, where
+    normal draws would rarely land) a uniform draw ``x`` on ``[a, b]`` is kept with
+    probability ``pdf(x) / max pdf on [a, b]``; both tests give exactly the truncated
+    distribution.
     """
     _check_floating(tensor, "trunc_normal_")
     if not all(math.isfinite(v) for v in (mean, std, a, b)) or std <= 0 or a >= b:
@@ -271,9 +273,13 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
 def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], mean: float,
                       std: float, a: float, b: float) -> np.ndarray:
+    """Float64 draws of shape ``shape`` from N(mean, std²) truncated to [a, b]."""
+
     def normal_cdf(x: float) -> float:
         return 0.5 * (1.0 + math.erf((x - mean) / (std * math.sqrt(2.0))))
 
+    # A normal draw lands in [a, b] with probability equal to the mass there, so normal
+    # proposals are cheap only when that mass is large.
     if normal_cdf(b) - normal_cdf(a) > 0.3:
         def propose(n: int) -> np.ndarray:
             return rng.normal(mean, std, n)
@@ -303,7 +309,14 @@ def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], mean: fl
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    """Fill ``tensor`` with the value ``val`` (cast to the tensor's dtype).
+    """Fill ``tensor`` with the value ``val``.
+
+    Parameters
+    ----------
+    tensor : Tensor
+        A tensor of any dtype, filled in place.
+    val : float
+        The value, cast to the tensor's dtype.
 
     Returns
     -------
@@ -354,16 +367,11 @@ def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> floa
     return _scaled_std(calculate_gain(nonlinearity, a), fan)
 
 
-def _lecun_std(tensor: Tensor) -> float:
-    fan_in, _ = calculate_fan_in_and_fan_out(tensor)
-    return _scaled_std(1.0, fan_in)
-
-
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
                     generator: np.random.Generator | None = None) -> Tensor:
-    """Xavier (Glorot) uniform initialisation: ``U(-bound, bound)``.
+    """Xavier (Glorot) uniform initialisation: ``U(-bound, bound)`` with::
 
-    .. math:: \\text{bound} = \\text{gain} \\cdot \\sqrt{6 / (\\text{fan\\_in} + \\text{fan\\_out})}
+        bound = gain · √(6 / (fan_in + fan_out))
 
     Parameters
     ----------
@@ -396,9 +404,9 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0,
                    generator: np.random.Generator | None = None) -> Tensor:
-    """Xavier (Glorot) normal initialisation: ``N(0, std²)``.
+    """Xavier (Glorot) normal initialisation: ``N(0, std²)`` with::
 
-    .. math:: \\text{std} = \\text{gain} \\cdot \\sqrt{2 / (\\text{fan\\_in} + \\text{fan\\_out})}
+        std = gain · √(2 / (fan_in + fan_out))
 
     Parameters
     ----------
@@ -429,10 +437,11 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0,
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu",
                      generator: np.random.Generator | None = None) -> Tensor:
-    """Kaiming (He) uniform initialisation: ``U(-bound, bound)``.
+    """Kaiming (He) uniform initialisation: ``U(-bound, bound)`` with::
 
-    .. math:: \\text{bound} = \\text{gain} \\cdot \\sqrt{3 / \\text{fan}},
-              \\quad \\text{gain} = \\text{calculate\\_gain}(\\text{nonlinearity}, a)
+        bound = gain · √(3 / fan),    gain = calculate_gain(nonlinearity, a)
+
+    where ``fan`` is ``fan_in`` or ``fan_out``, as ``mode`` says.
 
     Parameters
     ----------
@@ -467,10 +476,11 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu",
                     generator: np.random.Generator | None = None) -> Tensor:
-    """Kaiming (He) normal initialisation: ``N(0, std²)``.
+    """Kaiming (He) normal initialisation: ``N(0, std²)`` with::
 
-    .. math:: \\text{std} = \\text{gain} / \\sqrt{\\text{fan}},
-              \\quad \\text{gain} = \\text{calculate\\_gain}(\\text{nonlinearity}, a)
+        std = gain / √fan,    gain = calculate_gain(nonlinearity, a)
+
+    where ``fan`` is ``fan_in`` or ``fan_out``, as ``mode`` says.
 
     With the defaults, ``std = √(2 / fan_in)``: a ReLU zeroes half of its input, and the
     factor 2 makes up for it so that the variance survives every layer.
@@ -504,9 +514,9 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 
 
 def lecun_normal_(tensor: Tensor, generator: np.random.Generator | None = None) -> Tensor:
-    """LeCun normal initialisation: ``N(0, 1 / fan_in)``, the init for SELU networks.
+    """LeCun normal initialisation, the init for SELU networks: ``N(0, std²)`` with::
 
-    .. math:: \\text{std} = 1 / \\sqrt{\\text{fan\\_in}}
+        std = 1 / √fan_in
 
     The same as ``kaiming_normal_(tensor, nonlinearity='linear')``. With standardised
     inputs it gives every pre-activation variance 1, the fixed point that SELU keeps.
@@ -529,13 +539,13 @@ def lecun_normal_(tensor: Tensor, generator: np.random.Generator | None = None) 
     Networks: Tricks of the Trade, 1998. G. Klambauer, T. Unterthiner, A. Mayr and
     S. Hochreiter, "Self-Normalizing Neural Networks", NeurIPS 2017, arXiv:1706.02515.
     """
-    return normal_(tensor, 0.0, _lecun_std(tensor), generator)
+    return kaiming_normal_(tensor, nonlinearity="linear", generator=generator)
 
 
 def lecun_uniform_(tensor: Tensor, generator: np.random.Generator | None = None) -> Tensor:
-    """LeCun uniform initialisation: ``U(-bound, bound)`` with variance ``1 / fan_in``.
+    """LeCun uniform initialisation: ``U(-bound, bound)`` with::
 
-    .. math:: \\text{bound} = \\sqrt{3 / \\text{fan\\_in}}
+        bound = √(3 / fan_in)      (variance 1 / fan_in, as in ``lecun_normal_``)
 
     Parameters
     ----------
@@ -555,7 +565,7 @@ def lecun_uniform_(tensor: Tensor, generator: np.random.Generator | None = None)
     Networks: Tricks of the Trade, 1998. G. Klambauer, T. Unterthiner, A. Mayr and
     S. Hochreiter, "Self-Normalizing Neural Networks", NeurIPS 2017, arXiv:1706.02515.
     """
-    return _uniform_with_std(tensor, _lecun_std(tensor), generator)
+    return kaiming_uniform_(tensor, nonlinearity="linear", generator=generator)
 
 
 # ------------------------------------------------------------------ orthogonal
@@ -564,10 +574,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0,
     """Fill ``tensor`` with a random (semi-)orthogonal matrix times ``gain``.
 
     The tensor is viewed as a matrix ``W`` of shape ``(rows, cols)``, with
-    ``rows = tensor.shape[0]`` and the trailing dimensions flattened into ``cols``. Then
+    ``rows = tensor.shape[0]`` and the trailing dimensions flattened into ``cols``. Then::
 
-    .. math:: W W^T = \\text{gain}^2 I \\;\\text{if rows} \\le \\text{cols}, \\qquad
-              W^T W = \\text{gain}^2 I \\;\\text{otherwise.}
+        W Wᵀ = gain² I   if rows <= cols   (wide: the rows are orthonormal, times gain)
+        Wᵀ W = gain² I   otherwise         (tall: the columns are)
 
     Parameters
     ----------

@@ -42,7 +42,10 @@ class Linear(Module):
         self.out_features = int(out_features)
         dtype = dtype or get_default_dtype()
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
-        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dtype))
+        else:  # registered as absent, so assigning a plain tensor to it is an error
+            self.register_parameter("bias", None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
