@@ -158,8 +158,8 @@ def train_command(args: argparse.Namespace) -> int:
                     if k != "func"}
     out.mkdir(parents=True, exist_ok=True)
     history.save(out / "history.json")
-    fig = history.plot()
-    fig.suptitle(f"{args.model} {model_summary(args)} on {args.dataset}")
+    fig = history.plot(title=f"{args.model} {model_summary(args)} on {args.dataset}",
+                       val_label="test")
     fig.savefig(out / "curves.png", dpi=120)
     (out / "results.md").write_text(
         f"# {args.model} {model_summary(args)} on {args.dataset}\n\n"

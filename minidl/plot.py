@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from minidl.train import History
 
 
-def plot_history(history: History | Mapping[str, History], title: str | None = None) -> Any:
+def plot_history(history: History | Mapping[str, History], title: str | None = None,
+                 val_label: str = "val") -> Any:
     """Loss (left) and accuracy (right) per epoch; training solid, validation dashed.
 
     Parameters
@@ -20,8 +21,11 @@ def plot_history(history: History | Mapping[str, History], title: str | None = N
         One run, or several runs to overlay (e.g. ``{"relu": h1, "tanh": h2}``).
     title : str, optional
         Figure title.
+    val_label : str
+        Legend name of the validation curves (e.g. "test" when the test set was used).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     runs = dict(history) if isinstance(history, Mapping) else {"": history}
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
@@ -33,11 +37,12 @@ def plot_history(history: History | Mapping[str, History], title: str | None = N
                 values = h[f"{split}_{key}"]
                 if any(v is None for v in values):
                     continue
-                name = f"{label} {split}".strip()
+                name = f"{label} {split if split == 'train' else val_label}".strip()
                 ax.plot(epochs, values, style, color=color, marker="o", label=name)
     ax_loss.set(xlabel="epoch", ylabel="loss (cross-entropy)", title="Loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend()

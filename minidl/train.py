@@ -92,11 +92,11 @@ class History:
             rows.append("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |")
         return "\n".join(rows)
 
-    def plot(self) -> Any:
+    def plot(self, **kwargs: Any) -> Any:
         """Loss and accuracy curves (a matplotlib Figure); see ``minidl.plot.plot_history``."""
         from minidl.plot import plot_history
 
-        return plot_history(self)
+        return plot_history(self, **kwargs)
 
 
 def _fmt(v: Any) -> str:
