@@ -43,6 +43,26 @@ def _operand(x: Operand) -> Tensor | int | float:
     return Tensor(x)
 
 
+def _operands(a: Operand, b: Operand) -> tuple[Any, Any]:
+    """Both operands of a binary op; a number beside a float tensor takes the tensor's dtype.
+
+    NumPy 2 already lets the array's dtype win over a Python number, but NumPy 1 promotes
+    a 0-d float32 array times a Python float to float64; a typed scalar keeps float32 in both.
+    """
+    a, b = _operand(a), _operand(b)
+    if isinstance(a, Tensor) and not isinstance(b, Tensor):
+        b = _as_dtype_of(b, a)
+    elif isinstance(b, Tensor) and not isinstance(a, Tensor):
+        a = _as_dtype_of(a, b)
+    return a, b
+
+
+def _as_dtype_of(number: int | float, t: Tensor) -> Any:
+    if t.dtype.kind == "f" and not isinstance(number, bool):
+        return t.dtype.type(number)
+    return number
+
+
 def _axis(name: str, dim: int, ndim: int) -> int:
     """Normalise one (possibly negative) ``dim``; a 0-d tensor accepts 0 and -1."""
     n = builtins.max(ndim, 1)
@@ -192,22 +212,22 @@ class Pow(Function):
 
 def add(a: Operand, b: Operand) -> Tensor:
     """Elementwise ``a + b`` with broadcasting."""
-    return Add.apply(_operand(a), _operand(b))
+    return Add.apply(*_operands(a, b))
 
 
 def sub(a: Operand, b: Operand) -> Tensor:
     """Elementwise ``a - b`` with broadcasting."""
-    return Sub.apply(_operand(a), _operand(b))
+    return Sub.apply(*_operands(a, b))
 
 
 def mul(a: Operand, b: Operand) -> Tensor:
     """Elementwise ``a * b`` with broadcasting."""
-    return Mul.apply(_operand(a), _operand(b))
+    return Mul.apply(*_operands(a, b))
 
 
 def div(a: Operand, b: Operand) -> Tensor:
     """Elementwise ``a / b`` with broadcasting."""
-    return Div.apply(_operand(a), _operand(b))
+    return Div.apply(*_operands(a, b))
 
 
 def neg(a: Tensor) -> Tensor:
@@ -217,7 +237,7 @@ def neg(a: Tensor) -> Tensor:
 
 def pow(a: Operand, b: Operand) -> Tensor:  # noqa: A001 - PyTorch's name
     """Elementwise ``a ** b``; either may be a tensor or a number."""
-    return Pow.apply(_operand(a), _operand(b))
+    return Pow.apply(*_operands(a, b))
 
 
 # ---------------------------------------------------------------------------- matmul
@@ -275,7 +295,7 @@ class MatMul(Function):
 
 def matmul(a: Operand, b: Operand) -> Tensor:
     """Matrix product with NumPy's rules: 1-D vectors, 2-D matrices, batched N-D stacks."""
-    a, b = _operand(a), _operand(b)
+    a, b = _operands(a, b)
     if not isinstance(a, Tensor):
         a = Tensor(a)
     if not isinstance(b, Tensor):
@@ -356,7 +376,7 @@ class Var(Function):
         ctx.save_for_backward(centred)
         ctx.axes, ctx.keepdim, ctx.denom = axes, keepdim, builtins.max(n - correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.sum(centred * centred, axis=axes, keepdims=keepdim) / ctx.denom
+            return np.sum(centred * centred, axis=axes, keepdims=keepdim) / x.dtype.type(ctx.denom)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
@@ -807,7 +827,7 @@ def where(condition: Any, input: Operand, other: Operand) -> Tensor:
     cond = np.asarray(_data(condition))
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a boolean tensor, got dtype {cond.dtype}")
-    return Where.apply(cond, _operand(input), _operand(other))
+    return Where.apply(cond, *_operands(input, other))
 
 
 def cast(input: Tensor, dtype: Any) -> Tensor:
