@@ -151,7 +151,8 @@ def fit(model: Module, optimizer: Any, loss_fn: LossFn, train_loader: Iterable,
     scheduler : optional
         A learning-rate scheduler, stepped once per epoch.
     progress : bool, optional
-        Show a tqdm progress bar; by default only when stderr is a terminal.
+        Show a tqdm progress bar; by default in a terminal or a Jupyter notebook, not when
+        output goes to a file or a pipe.
     on_nan : {'raise', 'skip', 'continue'}
         What to do when the loss is NaN or infinite: raise ``NonFiniteLossError``
         naming the epoch and step (the step is not applied); skip that step and go on;
@@ -168,7 +169,7 @@ def fit(model: Module, optimizer: Any, loss_fn: LossFn, train_loader: Iterable,
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
     if progress is None:
-        progress = sys.stderr.isatty()
+        progress = sys.stderr.isatty() or "ipykernel" in sys.modules
     history = History()
     from tqdm.auto import tqdm
 
