@@ -556,3 +556,26 @@ def test_repr_lists_the_groups_options() -> None:
     text = repr(optim.SGD(make_params(), lr=0.1, momentum=0.9))
     assert text.startswith("SGD (\nParameter Group 0\n")
     assert "    momentum: 0.9" in text and "    lr: 0.1" in text
+
+
+@pytest.mark.parametrize("cls, option, value, entry", [
+    (optim.Adam, "amsgrad", True, "max_exp_avg_sq"),
+    (optim.RMSprop, "centered", True, "grad_avg"),
+    (optim.RMSprop, "momentum", 0.9, "momentum_buffer"),
+    (optim.SGD, "momentum", 0.9, "momentum_buffer"),
+])
+def test_option_switched_on_mid_training_gets_fresh_state(cls, option, value, entry) -> None:
+    minidl.manual_seed(0)
+    layer = minidl.nn.Linear(3, 2)
+    opt = cls(layer.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        layer(minidl.randn(4, 3)).sum().backward()
+        opt.step()
+    before = layer.weight.data.copy()
+    opt.param_groups[0][option] = value
+    opt.zero_grad()
+    layer(minidl.randn(4, 3)).sum().backward()
+    opt.step()
+    assert entry in opt.state[layer.weight]
+    assert not np.array_equal(layer.weight.data, before)

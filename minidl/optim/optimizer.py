@@ -69,6 +69,7 @@ class Optimizer:
         self.state: dict[Tensor, dict[str, Any]] = {}
         # One scratch array per parameter, reused by every step for intermediate results.
         self._work: dict[Tensor, np.ndarray] = {}
+        self._options_seen: dict[int, dict[str, Any]] = {}
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -197,18 +198,35 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         self._check_grads()
+        self._ensure_state()
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = self._init_state(p.data, group)
+                state = self.state[p]
                 work = self._work.get(p)
                 if work is None:
                     work = self._work[p] = np.empty_like(p.data)
                 self._update(p.data, p.grad, state, group, work)
         return loss
+
+    def _ensure_state(self) -> None:
+        """Create all the state this step needs before updating anything, so that a step
+        never stops half-way: new parameters get fresh state, and options switched on since
+        the last step (e.g. ``amsgrad``) get their entries, zero-initialised."""
+        for i, group in enumerate(self.param_groups):
+            options = {k: v for k, v in group.items() if k != "params"}
+            changed = self._options_seen.get(i) != options
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.get(p)
+                if state is None:
+                    self.state[p] = self._init_state(p.data, group)
+                elif changed:
+                    for key, value in self._init_state(p.data, group).items():
+                        state.setdefault(key, value)
+            self._options_seen[i] = options
 
     def _check_grads(self) -> None:
         """Raise if any gradient cannot be used, naming the parameter by its index."""
@@ -345,6 +363,7 @@ class Optimizer:
 
         self.param_groups = groups
         self.state = state
+        self._options_seen = {}
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
