@@ -46,13 +46,15 @@ class set_grad_enabled(contextlib.ContextDecorator):
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
+        # A stack, not one slot: a decorated function may be re-entered (recursion).
+        self._previous: list[bool] = []
 
     def __enter__(self) -> None:
-        self.prev = _GradMode.enabled
+        self._previous.append(_GradMode.enabled)
         _GradMode.enabled = self.mode
 
     def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self.prev
+        _GradMode.enabled = self._previous.pop()
 
 
 class no_grad(set_grad_enabled):
@@ -194,12 +196,15 @@ class detect_anomaly(contextlib.ContextDecorator):
     Slows every op down (each result is scanned), so use it for debugging only.
     """
 
+    def __init__(self) -> None:
+        self._previous: list[bool] = []
+
     def __enter__(self) -> None:
-        self.prev = _Anomaly.enabled
+        self._previous.append(_Anomaly.enabled)
         _Anomaly.enabled = True
 
     def __exit__(self, *exc: object) -> None:
-        _Anomaly.enabled = self.prev
+        _Anomaly.enabled = self._previous.pop()
 
 
 def _topological_order(root: Context) -> list[Context]:

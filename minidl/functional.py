@@ -16,7 +16,7 @@ import numpy as np
 
 from minidl import random as _random
 from minidl.autograd import Context, Function
-from minidl.tensor import Tensor, _data
+from minidl.tensor import Tensor, _data, get_default_dtype
 
 Operand = Any  # a Tensor, a Python number, or array-like data
 
@@ -43,24 +43,25 @@ def _operand(x: Operand) -> Tensor | int | float:
     return Tensor(x)
 
 
-def _operands(a: Operand, b: Operand) -> tuple[Any, Any]:
-    """Both operands of a binary op; a number beside a float tensor takes the tensor's dtype.
+def _operands(a: Operand, b: Operand, true_division: bool = False) -> tuple[Any, Any]:
+    """Both operands of a binary op, with PyTorch's dtype rules.
 
-    NumPy 2 already lets the array's dtype win over a Python number, but NumPy 1 promotes
-    a 0-d float32 array times a Python float to float64; a typed scalar keeps float32 in both.
+    Integer tensors meeting a float (or divided) become the default float dtype (float32),
+    not NumPy's float64. A number beside a float tensor takes the tensor's dtype: NumPy 2
+    already lets the array win, but NumPy 1 promotes a 0-d float32 array times a Python
+    float to float64.
     """
     a, b = _operand(a), _operand(b)
-    if isinstance(a, Tensor) and not isinstance(b, Tensor):
-        b = _as_dtype_of(b, a)
-    elif isinstance(b, Tensor) and not isinstance(a, Tensor):
-        a = _as_dtype_of(a, b)
+    pair = (a, b)
+    if true_division or any(isinstance(x, float) for x in pair):
+        pair = tuple(cast(x, get_default_dtype())
+                     if isinstance(x, Tensor) and x.dtype.kind in "iub" else x for x in pair)
+    a, b = pair
+    if isinstance(a, Tensor) and not isinstance(b, Tensor) and a.dtype.kind == "f":
+        b = a.dtype.type(b)
+    elif isinstance(b, Tensor) and not isinstance(a, Tensor) and b.dtype.kind == "f":
+        a = b.dtype.type(a)
     return a, b
-
-
-def _as_dtype_of(number: int | float, t: Tensor) -> Any:
-    if t.dtype.kind == "f" and not isinstance(number, bool):
-        return t.dtype.type(number)
-    return number
 
 
 def _axis(name: str, dim: int, ndim: int) -> int:
@@ -202,7 +203,9 @@ class Pow(Function):
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         if need_a:
-            ga = _sum_to(grad * b * np.power(a, b - 1), np.shape(a))
+            # b a^(b-1) is 0·0^-1 = NaN at a = b = 0, where the true derivative of a^0 is 0.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ga = _sum_to(grad * np.where(b == 0, 0, b * np.power(a, b - 1)), np.shape(a))
         if need_b:
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_a = np.where(a == 0, 0, np.log(np.where(a == 0, 1, a)))
@@ -227,7 +230,7 @@ def mul(a: Operand, b: Operand) -> Tensor:
 
 def div(a: Operand, b: Operand) -> Tensor:
     """Elementwise ``a / b`` with broadcasting."""
-    return Div.apply(*_operands(a, b))
+    return Div.apply(*_operands(a, b, true_division=True))
 
 
 def neg(a: Tensor) -> Tensor:
@@ -327,10 +330,20 @@ class Linear(Function):
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """Affine map ``y = x Wᵀ + b`` for ``x`` of shape (..., in) and ``W`` of shape (out, in)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"linear: input must be a minidl Tensor, got {type(input).__name__}; wrap the "
+            "data with minidl.tensor(...)"
+        )
     if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
         raise ValueError(
-            f"linear: input of shape {input.shape} has {input.shape[-1] if input.ndim else 0} "
-            f"features but weight {weight.shape} expects {weight.shape[-1]}"
+            f"linear: expected input with {weight.shape[-1]} features in its last dimension "
+            f"(weight {weight.shape}), got shape {input.shape}"
+        )
+    if input.dtype != weight.dtype:
+        raise TypeError(
+            f"linear: input dtype {input.dtype} differs from weight dtype {weight.dtype}; "
+            f"convert the input (e.g. x.float()) or the layer (e.g. layer.double())"
         )
     return Linear.apply(input, weight, bias)
 
@@ -387,6 +400,27 @@ class Var(Function):
             return grad * (2 / ctx.denom if ctx.denom else np.inf) * centred
 
 
+class Std(Function):
+    """``y = √var(x)``; dy/dx = (x - x̄) / ((N - correction) y), taken as 0 where y = 0
+    (a constant input), as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axes: tuple, correction: int,
+                keepdim: bool) -> np.ndarray:
+        y = np.sqrt(Var.forward(ctx, x, axes, correction, keepdim))
+        (centred,) = ctx.saved_tensors
+        ctx.save_for_backward(centred, y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        centred, y = ctx.saved_tensors
+        if not ctx.keepdim:
+            grad, y = np.expand_dims(grad, ctx.axes), np.expand_dims(y, ctx.axes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(y == 0, 0, grad / (ctx.denom * y)) * centred
+
+
 class MaxAll(Function):
     """Max (or min) over all elements; ties share the gradient equally, as in PyTorch."""
 
@@ -441,7 +475,7 @@ def var(input: Tensor, dim: int | Sequence[int] | None = None, *, correction: in
 def std(input: Tensor, dim: int | Sequence[int] | None = None, *, correction: int = 1,
         keepdim: bool = False) -> Tensor:
     """Standard deviation, ``sqrt(var(...))``."""
-    return sqrt(var(input, dim, correction=correction, keepdim=keepdim))
+    return Std.apply(input, _axes("std", dim, input.ndim), correction, keepdim)
 
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
@@ -471,20 +505,21 @@ def min(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  #
     return _extreme("min", input, dim, keepdim, largest=False)
 
 
+def _arg_extreme(name: str, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
+    pick = np.argmax if name == "argmax" else np.argmin
+    if dim is None:
+        return Tensor._make(np.asarray(pick(input.data)))
+    return Tensor._make(pick(input.data, axis=_axis(name, dim, input.ndim), keepdims=keepdim))
+
+
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
-    if dim is None:
-        return Tensor._make(np.asarray(np.argmax(input.data)))
-    axis = _axis("argmax", dim, input.ndim)
-    return Tensor._make(np.argmax(input.data, axis=axis, keepdims=keepdim))
+    return _arg_extreme("argmax", input, dim, keepdim)
 
 
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the smallest element (of the flattened tensor when ``dim`` is None)."""
-    if dim is None:
-        return Tensor._make(np.asarray(np.argmin(input.data)))
-    axis = _axis("argmin", dim, input.ndim)
-    return Tensor._make(np.argmin(input.data, axis=axis, keepdims=keepdim))
+    return _arg_extreme("argmin", input, dim, keepdim)
 
 
 # ---------------------------------------------------------------------------- shapes
@@ -909,13 +944,18 @@ def relu(input: Tensor) -> Tensor:
     return ReLU.apply(input)
 
 
+def _log_softmax(x: np.ndarray, axis: int | None) -> np.ndarray:
+    """``x - log Σ e^x``, shifted by the max so that e^x never overflows."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
 class LogSoftmax(Function):
     """``y = x - logΣe^x`` along ``dim`` (max-shifted); dy/dx·g = g - softmax·Σg."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dim: int) -> np.ndarray:
-        shifted = x - x.max(axis=dim, keepdims=True)
-        y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        y = _log_softmax(x, dim)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y
@@ -1009,8 +1049,7 @@ class WeightedNLL(Function):
     def forward(ctx: Context, x: np.ndarray, targets: np.ndarray, denom: float,
                 reduction: str, logits: bool) -> np.ndarray:
         if logits:
-            shifted = x - x.max(axis=1, keepdims=True)
-            logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            logp = _log_softmax(x, 1)
         else:
             logp = x
         ctx.save_for_backward(logp, targets)
@@ -1048,6 +1087,11 @@ def _class_targets(name: str, input: Tensor, target: Any, weight: Any, ignore_in
                 f"{name}: weight must have shape ({c},) (one per class), got {w.shape}"
             )
     if t.dtype.kind == "f":
+        if t.shape == (n,):
+            raise TypeError(
+                f"{name}: target of shape {t.shape} and dtype {t.dtype} looks like class "
+                "indices stored as floats; class indices must be integers (use target.long())"
+            )
         if t.shape != input.shape:
             raise ValueError(
                 f"{name}: class-probability target of shape {t.shape} must match input "
@@ -1133,11 +1177,18 @@ def _same_shape(name: str, input: Tensor, target: Any) -> None:
         )
 
 
+def _float_target(target: Operand, input: Tensor) -> Tensor:
+    """The target as a tensor of the input's dtype (integer targets are converted)."""
+    if isinstance(target, Tensor):
+        return target if target.dtype == input.dtype else cast(target, input.dtype)
+    return Tensor(np.asarray(target, dtype=input.dtype))
+
+
 def mse_loss(input: Tensor, target: Operand, reduction: str = "mean") -> Tensor:
     """Mean squared error ``mean((input - target)²)``."""
     _check_reduction("mse_loss", reduction)
     _same_shape("mse_loss", input, target)
-    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=input.dtype))
+    target = _float_target(target, input)
     return MSELoss.apply(input, target, reduction)
 
 
@@ -1178,12 +1229,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Operand, weight: Any
     any logit. ``weight`` rescales each element, ``pos_weight`` the positive term."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _same_shape("binary_cross_entropy_with_logits", input, target)
-    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=input.dtype))
-    if target.dtype.kind != "f":
-        raise TypeError(
-            f"binary_cross_entropy_with_logits: target must be floating point (0./1. or "
-            f"probabilities), got dtype {target.dtype}"
-        )
+    target = _float_target(target, input)
     w = None if weight is None else np.asarray(_data(weight), dtype=input.dtype)
     p = None if pos_weight is None else np.asarray(_data(pos_weight), dtype=input.dtype)
     for label, arr in (("weight", w), ("pos_weight", p)):

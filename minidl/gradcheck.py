@@ -26,7 +26,13 @@ class GradcheckError(AssertionError):
 def _outputs(fn: Callable, inputs: Sequence[Tensor]) -> list[Tensor]:
     out = fn(*inputs)
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    return [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f"]
+    tensors = [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f"]
+    if not tensors:
+        raise TypeError(
+            f"gradcheck: fn must return a floating-point Tensor (or a tuple of them), got "
+            f"{type(out).__name__}; returning .item() or .numpy() cuts the graph"
+        )
+    return tensors
 
 
 def _numerical_jacobian(fn: Callable, inputs: Sequence[Tensor], x: Tensor,

@@ -429,3 +429,24 @@ def test_detect_anomaly_catches_overflow() -> None:
     with minidl.detect_anomaly(), np.errstate(over="ignore"):
         with pytest.raises(FloatingPointError, match="Exp produced 0 NaN and 1 Inf"):
             F.exp(x)
+
+
+def test_grad_mode_decorators_survive_recursion_and_nesting() -> None:
+    @minidl.no_grad()
+    def recurse(n: int) -> bool:
+        return minidl.is_grad_enabled() if n == 0 else recurse(n - 1)
+
+    assert recurse(3) is False
+    assert minidl.is_grad_enabled()
+    ng = minidl.no_grad()
+    with ng:
+        with ng:
+            assert not minidl.is_grad_enabled()
+        assert not minidl.is_grad_enabled()
+    assert minidl.is_grad_enabled()
+    anomaly = minidl.detect_anomaly()
+    with anomaly:
+        with anomaly:
+            pass
+        with pytest.raises(FloatingPointError):
+            minidl.tensor([-1.0]).log()

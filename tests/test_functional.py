@@ -794,8 +794,13 @@ def test_other_shape_errors() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         minidl.cat([])
     with pytest.raises(ValueError, match=re.escape(
-            "linear: input of shape (2, 3) has 3 features but weight (4, 5) expects 5")):
+            "linear: expected input with 5 features in its last dimension (weight (4, 5)), "
+            "got shape (2, 3)")):
         F.linear(x, minidl.zeros(4, 5))
+    with pytest.raises(TypeError, match="input dtype float64 differs from weight dtype float32"):
+        F.linear(x.double(), minidl.zeros(4, 3))
+    with pytest.raises(TypeError, match="input must be a minidl Tensor, got list"):
+        F.linear([[1.0, 2.0, 3.0]], minidl.zeros(4, 3))
     with pytest.raises(ValueError, match=re.escape(
             "where: condition (2, 3), input (4,) and other () cannot be broadcast together")):
         minidl.where(x > 0, minidl.zeros(4), 0.0)
@@ -860,3 +865,33 @@ def test_a_failing_op_leaves_its_inputs_untouched() -> None:
         a @ minidl.tensor(np.ones((2, 3)))
     (a * 2).sum().backward()  # the graph is unaffected by the failed op
     np.testing.assert_array_equal(a.grad, np.full((2, 3), 2.0))
+
+
+def test_std_of_constant_input_has_zero_gradient_like_torch() -> None:
+    x = minidl.tensor([1.0, 1.0, 1.0], requires_grad=True)
+    x.std().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
+    y = minidl.tensor([[2.0, 2.0], [1.0, 3.0]], requires_grad=True)
+    y.std(dim=1).sum().backward()
+    np.testing.assert_allclose(y.grad, [[0.0, 0.0], [-1 / np.sqrt(2), 1 / np.sqrt(2)]],
+                               rtol=1e-6)
+
+
+def test_pow_zero_exponent_at_zero_base_has_zero_gradient() -> None:
+    x = minidl.tensor([0.0, 2.0], requires_grad=True)
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+def test_integer_tensors_promote_to_the_default_float_dtype() -> None:
+    i = minidl.tensor([1, 2])
+    assert (i / 2).dtype == np.float32
+    assert (i + 1.5).dtype == np.float32
+    assert (i / minidl.tensor([2, 2])).dtype == np.float32
+    assert (i + 1).dtype == np.int64
+    np.testing.assert_allclose((i / 2).data, [0.5, 1.0])
+
+
+def test_float_class_labels_get_a_hint() -> None:
+    with pytest.raises(TypeError, match=r"looks like class indices stored as floats.*long\(\)"):
+        F.cross_entropy(minidl.zeros(4, 3), minidl.tensor([0.0, 1.0, 2.0, 1.0]))

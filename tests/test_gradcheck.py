@@ -138,3 +138,11 @@ def test_empty_inputs() -> None:
     x = leaf(np.zeros((0, 3)))
     assert minidl.gradcheck(lambda a: a.sum(0), [x])
     assert minidl.gradcheck(lambda a: a * 2, [x])
+
+
+def test_gradcheck_refuses_functions_that_cut_the_graph() -> None:
+    x = minidl.tensor(np.ones(3), requires_grad=True)
+    for fn in (lambda x: (x * x).sum().item(), lambda x: (x * x).detach().numpy(),
+               lambda x: None):
+        with pytest.raises(TypeError, match="must return a floating-point Tensor"):
+            minidl.gradcheck(fn, x)

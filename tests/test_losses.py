@@ -419,8 +419,10 @@ def test_nll_mse_and_bce_errors() -> None:
     with pytest.raises(ValueError, match=re.escape(
             "binary_cross_entropy_with_logits: input shape (2, 3) and target shape (6,)")):
         F.binary_cross_entropy_with_logits(x, np.zeros(6))
-    with pytest.raises(TypeError, match="target must be floating point"):
-        F.binary_cross_entropy_with_logits(x, minidl.tensor([[0, 1, 1], [1, 0, 0]]))
+    int_target = minidl.tensor([[0, 1, 1], [1, 0, 0]])
+    as_float = minidl.tensor([[0.0, 1, 1], [1, 0, 0]], dtype=x.dtype)
+    assert F.binary_cross_entropy_with_logits(x, int_target).item() == pytest.approx(
+        F.binary_cross_entropy_with_logits(x, as_float).item())
     with pytest.raises(ValueError, match=re.escape(
             "binary_cross_entropy_with_logits pos_weight: shapes (2,) and (2, 3) cannot be "
             "broadcast together")):
