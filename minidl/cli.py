@@ -148,8 +148,12 @@ def train_command(args: argparse.Namespace) -> int:
     print(header)
 
     def row(r: dict) -> None:
-        print(f"{r['epoch']:>5}  {r['train_loss']:>10.4f}  {r['train_acc']:>9.4f}  "
-              f"{r['val_loss']:>9.4f}  {r['val_acc']:>8.4f}  {r['time']:>8.1f}", flush=True)
+        cells = [f"{r['epoch']:>5}"] + [
+            f"{'-' if r[key] is None else format(r[key], '.4f'):>{width}}"
+            for key, width in (("train_loss", 10), ("train_acc", 9), ("val_loss", 9),
+                               ("val_acc", 8))
+        ] + [f"{r['time']:>8.1f}"]
+        print("  ".join(cells), flush=True)
 
     history = train.fit(model, optimizer, loss_fn, train_loader, test_loader, args.epochs,
                         progress=False if args.no_progress else None, on_nan=args.on_nan,
@@ -185,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return train_command(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
+    except (FileNotFoundError, ValueError, RuntimeError, FloatingPointError) as e:
         print(f"minidl train: error: {e}", file=sys.stderr)
         return 1
 

@@ -1,6 +1,7 @@
 """Figures (matplotlib). Each function returns the ``Figure`` so notebooks show it and
-scripts can ``fig.savefig(...)``. matplotlib is imported on first use, keeping
-``import minidl`` fast."""
+scripts can ``fig.savefig(...)``. Figures are made without pyplot, so they are not kept
+open in pyplot's global list (no leak over many calls, no second copy in Jupyter).
+matplotlib is imported on first use, keeping ``import minidl`` fast."""
 
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ def plot_history(history: History | Mapping[str, History], title: str | None = N
     val_label : str
         Legend name of the validation curves (e.g. "test" when the test set was used).
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     runs = dict(history) if isinstance(history, Mapping) else {"": history}
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for i, (label, h) in enumerate(runs.items()):
         color = f"C{i}"
         epochs = h["epoch"]

@@ -71,12 +71,14 @@ class History:
         return len(self.records)
 
     def to_dict(self) -> dict:
-        return {"records": self.records, "step_losses": self.step_losses, "meta": self.meta}
+        """Plain data; NaN and infinite values become None (JSON has no NaN)."""
+        return _finite_or_none({"records": self.records, "step_losses": self.step_losses,
+                                "meta": self.meta})
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the history as JSON (atomically: a crash never leaves half a file)."""
-        _atomic_write(Path(path), lambda f: f.write(json.dumps(self.to_dict(), indent=1)
-                                                    .encode()))
+        text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
+        _atomic_write(Path(path), lambda f: f.write(text.encode()))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
@@ -97,6 +99,16 @@ class History:
         from minidl.plot import plot_history
 
         return plot_history(self, **kwargs)
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value
 
 
 def _fmt(v: Any) -> str:
@@ -189,8 +201,8 @@ def fit(model: Module, optimizer: Any, loss_fn: LossFn, train_loader: Iterable,
                     raise NonFiniteLossError(
                         f"fit: the loss is {value} at epoch {epoch}, step {step}; this step "
                         "was not applied. Try a lower learning rate or gradient clipping, "
-                        "or pass on_nan='skip' to skip such steps (on_nan='continue' applies "
-                        "them anyway)."
+                        "or skip such steps with on_nan='skip' (minidl train --on-nan skip); "
+                        "on_nan='continue' applies them anyway."
                     )
                 if on_nan == "skip":
                     skipped += 1

@@ -431,6 +431,7 @@ def test_detect_anomaly_catches_overflow() -> None:
             F.exp(x)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 def test_grad_mode_decorators_survive_recursion_and_nesting() -> None:
     @minidl.no_grad()
     def recurse(n: int) -> bool:

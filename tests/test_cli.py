@@ -79,3 +79,18 @@ def test_quick_training_run_writes_its_outputs(tmp_path: Path) -> None:
     model = models.mlp(784, (32,), 10, "tanh")
     assert load_checkpoint(out / "checkpoint.npz", model) == {"epoch": 2}
     assert np.isfinite(model[1].weight.data).all()
+
+
+def test_diverging_run_stops_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+    args = ("train", "--optimizer", "sgd", "--lr", "1e6", "--limit", "1000", "--epochs", "2",
+            "--hidden", "32", "--no-progress", "--out", str(tmp_path / "run"))
+    result = minidl_cli(*args)
+    assert result.returncode == 1
+    assert "the loss is nan at epoch 1" in result.stderr
+    assert "--on-nan skip" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    skipped = minidl_cli(*args, "--on-nan", "skip")
+    assert skipped.returncode == 0, skipped.stderr
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert sum(r["skipped_steps"] for r in history["records"]) > 0

@@ -42,8 +42,15 @@ class Softmax(Module):
         return f"dim={self.dim}"
 
 
-class LogSoftmax(Softmax):
+class LogSoftmax(Module):
     """``x - log Σ e^x`` along ``dim``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
     def forward(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, self.dim)

@@ -55,12 +55,11 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(
-                f"{self!r}: expected input with {self.in_features} features in its last "
-                f"dimension, got shape {x.shape}"
-            )
-        return F.linear(x, self.weight, self.bias)
+        try:
+            return F.linear(x, self.weight, self.bias)
+        except (TypeError, ValueError) as e:
+            # F.linear checks the input; say which layer it was checked against.
+            raise type(e)(f"{self!r}: {e}") from None
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

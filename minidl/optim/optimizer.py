@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from minidl.autograd import enable_grad
+from minidl.nn.module import Module
 from minidl.tensor import Tensor
 
 ParamsLike = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -59,6 +60,11 @@ class Optimizer:
     nonnegative_options: tuple[str, ...] = ("lr",)
 
     def __init__(self, params: ParamsLike, defaults: dict[str, Any]) -> None:
+        if isinstance(params, Module) or callable(params):
+            raise TypeError(
+                f"the optimizer needs the parameters, got {type(params).__name__}; pass "
+                "model.parameters() (with the parentheses)"
+            )
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors "
