@@ -8,6 +8,7 @@ array([2., 4., 6.], dtype=float32)
 """
 
 from minidl import (
+    activations,
     autograd,  # first: tensor.py and functional.py build on it
     data,
     functional,
@@ -42,6 +43,7 @@ from minidl.creation import (
 )
 from minidl.functional import cat, stack, where
 from minidl.gradcheck import GradcheckError, gradcheck
+from minidl.kernels import get_kernel_backend, set_kernel_backend
 from minidl.random import get_rng_state, initial_seed, manual_seed, set_rng_state
 from minidl.tensor import (
     Tensor,
@@ -56,11 +58,11 @@ from minidl.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "arange", "autograd", "bool_", "cat", "data",
-    "detect_anomaly", "enable_grad", "eye", "float32", "float64", "full", "functional",
-    "get_default_dtype", "get_rng_state", "gradcheck", "initial_seed", "int64",
-    "is_grad_enabled", "linspace", "manual_seed", "models", "nn", "no_grad", "ones",
-    "ones_like", "optim", "plot", "rand",
-    "randint", "randn", "randperm", "set_default_dtype", "set_grad_enabled",
-    "set_rng_state", "stack", "tensor", "train", "where", "zeros", "zeros_like",
+    "activations", "arange", "autograd", "bool_", "cat", "data", "detect_anomaly", "enable_grad",
+    "eye", "float32", "float64", "full", "Function", "functional", "get_default_dtype",
+    "get_kernel_backend", "get_rng_state", "gradcheck", "GradcheckError", "initial_seed", "int64",
+    "is_grad_enabled", "linspace", "manual_seed", "models", "nn", "no_grad", "ones", "ones_like",
+    "optim", "plot", "rand", "randint", "randn", "randperm", "set_default_dtype",
+    "set_grad_enabled", "set_kernel_backend", "set_rng_state", "stack", "Tensor", "tensor",
+    "train", "where", "zeros", "zeros_like",
 ]

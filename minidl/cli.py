@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import minidl
-from minidl.models import ACTIVATIONS
+from minidl.models import activation_names
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 DATASETS = ("mnist", "fashion-mnist")
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="network architecture (default: %(default)s)")
     model.add_argument("--hidden", type=_widths, default=(256, 256), metavar="W1,W2,...",
                        help="hidden layer widths of the MLP (default: 256,256)")
-    model.add_argument("--activation", choices=sorted(ACTIVATIONS),
+    model.add_argument("--activation", choices=activation_names(),
                        default="relu", help="hidden-layer activation (default: %(default)s)")
     model.add_argument("--dropout", type=float, default=0.0,
                        help="dropout probability after each hidden layer (default: 0)")

@@ -8,14 +8,18 @@ their arguments (with errors naming the op and the shapes) and call ``Op.apply``
 from __future__ import annotations
 
 import builtins
+import inspect
 from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from minidl import kernels
 from minidl import random as _random
-from minidl.autograd import Context, Function
+from minidl.autograd import Context, Function, is_grad_enabled
+from minidl.kernels.activations import REGISTRY as _ACTIVATIONS
+from minidl.kernels.activations import Activation
 from minidl.tensor import Tensor, _data, get_default_dtype
 
 Operand = Any  # a Tensor, a Python number, or array-like data
@@ -879,69 +883,193 @@ def clone(input: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------------------- activations
-# Plain NumPy versions; the activation kernel library replaces them.
+# Every elementwise activation is one generic autograd function over the kernel library
+# (minidl/kernels): the formulas live, once, in minidl/kernels/activations.py.
 
 
-class Sigmoid(Function):
-    """``σ(x) = 1 / (1 + e^-x)``, computed from ``e^-|x|`` so it never overflows;
-    ``σ'(x) = σ(x) (1 - σ(x))``."""
+class ActivationFunction(Function):
+    """``y = f(x, *params)`` elementwise; backward ``gx = grad · f'(x)``.
+
+    Both directions are single fused passes of the generated kernels (or of the NumPy
+    references under ``set_kernel_backend('numpy')``). A learnable parameter (PReLU's
+    slope) arrives as a tensor and gets ``Σ grad · ∂f/∂p`` over the axes it is shared on.
+    Each activation gets a subclass named after its module, so graphs and anomaly reports
+    say ``ELUBackward``.
+    """
+
+    activation: Activation
 
     @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        e = np.exp(-np.abs(x))
-        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        ctx.save_for_backward(y)
+    def forward(ctx: Context, x: np.ndarray, act: Activation, *params: Any) -> np.ndarray:
+        backend = kernels.get_kernel_backend()
+        y = kernels.forward(act, x, params, backend=backend)
+        uses_x, uses_y = act.uses if backend == "numba" else (True, True)
+        ctx.save_for_backward(x if uses_x else None, y if uses_y else None, *params)
+        ctx.activation, ctx.backend = act, backend
         return y
 
     @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        (y,) = ctx.saved_tensors
-        return grad * y * (1 - y)
+    def backward(ctx: Context, grad: np.ndarray) -> tuple:
+        x, y, *params = ctx.saved_tensors
+        act = ctx.activation
+        gx, param_grads = kernels.backward(act, x, y, grad, params, backend=ctx.backend)
+        grads: list[Any] = [None] * len(params)
+        learnable = [k for k, name in enumerate(act.params) if name in act.dparams]
+        for k, g in zip(learnable, param_grads, strict=True):
+            grads[k] = g
+        return (gx, None, *grads)
 
 
-class Tanh(Function):
-    """``tanh(x)``; ``tanh'(x) = 1 - tanh(x)²``."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        y = np.tanh(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        (y,) = ctx.saved_tensors
-        return grad * (1 - y * y)
+_FUNCTIONS: dict[int, tuple[Activation, type[ActivationFunction]]] = {}
 
 
-class ReLU(Function):
-    """``max(x, 0)``; the gradient is 0 where the output is <= 0 (so 0 at x = 0)."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        y = np.maximum(x, 0)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        (y,) = ctx.saved_tensors
-        return np.where(y <= 0, 0, grad)
+def _function_for(act: Activation) -> type[ActivationFunction]:
+    entry = _FUNCTIONS.get(id(act))
+    if entry is None or entry[0] is not act:
+        cls = type(act.module, (ActivationFunction,), {"__doc__": f"{act.module}: {act.formula}"})
+        entry = _FUNCTIONS[id(act)] = (act, cls)
+    return entry[1]
 
 
-def sigmoid(input: Tensor) -> Tensor:
-    """Logistic sigmoid ``1 / (1 + e^-x)``."""
-    return Sigmoid.apply(input)
+def apply_activation(act: Activation, input: Tensor, params: Sequence[Any] = (),
+                     inplace: bool = False) -> Tensor:
+    """Run a registered activation on ``input`` with its parameters in registry order.
+
+    Integer and boolean inputs are promoted to the default float dtype first (as
+    ``torch.sigmoid`` does). ``inplace=True`` writes the result into ``input``'s memory
+    and returns ``input`` when no gradient flows through it. When ``input`` takes part in a
+    graph (it requires grad), the op runs out of place instead: minidl has no version
+    counters to notice a saved array being overwritten, so writing in place could silently
+    corrupt another op's backward. Always use the returned tensor, as in PyTorch.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{act.name}: input must be a Tensor, got {type(input).__name__}")
+    if input.dtype.kind != "f":
+        input = cast(input, get_default_dtype())
+        inplace = False
+    if inplace and not (input.requires_grad and is_grad_enabled()):
+        kernels.forward(act, input.data, params, out=input.data)
+        return input
+    return _function_for(act).apply(input, act, *params)
 
 
-def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent."""
-    return Tanh.apply(input)
+def _number(fn: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{fn}: {name} must be a real number, got {type(value).__name__} "
+                        f"{value!r}")
+    return float(value)
 
 
-def relu(input: Tensor) -> Tensor:
-    """Rectified linear unit ``max(x, 0)``."""
-    return ReLU.apply(input)
+def _functional(act: Activation) -> Any:
+    """``F.<name>(input, *params, inplace=False)`` for a registered activation."""
+    parameters = [inspect.Parameter("input", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    parameters += [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
+                   for p, d in act.params.items()]
+    if act.inplace:
+        parameters.append(inspect.Parameter("inplace", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                            default=False))
+    signature = inspect.Signature(parameters)
+
+    def activation(*args: Any, **kwargs: Any) -> Tensor:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{act.name}{signature}: {e}") from None
+        bound.apply_defaults()
+        values = {p: _number(act.name, p, bound.arguments[p]) for p in act.params}
+        if act.validate is not None:
+            act.validate(**values)
+        return apply_activation(act, bound.arguments["input"], tuple(values.values()),
+                                bool(bound.arguments.get("inplace", False)))
+
+    activation.__name__ = activation.__qualname__ = act.name
+    activation.__module__ = __name__
+    activation.__signature__ = signature
+    lines = [f"{act.module}, elementwise: ``{act.formula}``.", "", "Parameters", "----------",
+             "input : Tensor", "    A floating-point tensor of any shape."]
+    for p, d in act.params.items():
+        lines += [f"{p} : float, default {d!r}"]
+    if act.inplace:
+        lines += ["inplace : bool, default False",
+                  "    Write the result into ``input`` (see ``apply_activation`` for what that",
+                  "    means under autograd)."]
+    lines += ["", "Returns", "-------", "Tensor", "    Same shape and dtype as ``input``."]
+    activation.__doc__ = "\n".join(lines)
+    return activation
+
+
+def install_activation(act: Activation) -> Any:
+    """Make ``F.<act.name>`` (unless it is one of the hand-written ones below)."""
+    fn = _functional(act)
+    globals()[act.name] = fn
+    return fn
+
+
+_HAND_WRITTEN = {"prelu", "rrelu", "gelu", "gelu_tanh"}
+for _act in _ACTIVATIONS.values():
+    if _act.name not in _HAND_WRITTEN:
+        install_activation(_act)
+del _act
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """PReLU: ``x if x > 0 else a·x`` with a learnable slope ``a = weight``.
+
+    Parameters
+    ----------
+    input : Tensor
+        Floating-point input; axis 1 is the channel axis (inputs with fewer than two
+        dimensions have one channel).
+    weight : Tensor
+        Shape ``(1,)`` (one slope shared by all channels) or ``(C,)`` (one per channel).
+        Its gradient is ``Σ grad · (x if x <= 0 else 0)`` over every axis but the channel.
+    """
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError("prelu: input and weight must be Tensors, got "
+                        f"{type(input).__name__} and {type(weight).__name__}")
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if weight.ndim != 1 or weight.shape[0] not in (1, channels):
+        raise ValueError(f"prelu: weight of shape {weight.shape} does not fit an input of shape "
+                         f"{input.shape}: expected (1,) or ({channels},), one slope per "
+                         "channel (axis 1)")
+    if weight.shape[0] == 1 and input.ndim >= 1 and weight.dtype != input.dtype:
+        weight = cast(weight, input.dtype)
+    return apply_activation(_ACTIVATIONS["prelu"], input, (weight,))
+
+
+def rrelu(input: Tensor, lower: float = 1 / 8, upper: float = 1 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """Randomized leaky ReLU: ``x if x > 0 else a·x``.
+
+    In training each element draws its own slope ``a ~ U(lower, upper)`` at every call,
+    from minidl's seeded generator (so ``manual_seed`` reproduces it); in evaluation the
+    slope is the mean ``(lower + upper) / 2``. As in PyTorch, the functional form defaults
+    to ``training=False``; ``nn.RReLU`` follows ``module.training``.
+
+    The 2015 paper (Xu et al.) writes the slope as ``1/a`` with ``a ~ U(3, 8)`` and divides
+    by ``(3 + 8)/2`` at test time (slope 2/11); PyTorch's and minidl's ``lower``/``upper``
+    are bounds on the slope itself: ``rrelu(x, 1/8, 1/3)`` is the PyTorch default.
+    """
+    lower, upper = _number("rrelu", "lower", lower), _number("rrelu", "upper", upper)
+    if lower > upper:
+        raise ValueError(f"rrelu: lower ({lower}) must be <= upper ({upper})")
+    act = _ACTIVATIONS["rrelu"]
+    if not training:
+        return apply_activation(act, input, ((lower + upper) / 2,), inplace)
+    if not isinstance(input, Tensor):
+        raise TypeError(f"rrelu: input must be a Tensor, got {type(input).__name__}")
+    dtype = input.dtype if input.dtype.kind == "f" else get_default_dtype()
+    slope = _random.generator().uniform(lower, upper, input.shape).astype(dtype)
+    return apply_activation(act, input, (slope,), inplace)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """GELU: ``x·Φ(x) = ½x(1 + erf(x/√2))``, or with ``approximate='tanh'``
+    ``½x(1 + tanh(√(2/π)(x + 0.044715x³)))``."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return apply_activation(_ACTIVATIONS["gelu" if approximate == "none" else "gelu_tanh"],
+                            input)
 
 
 def _log_softmax(x: np.ndarray, axis: int | None) -> np.ndarray:

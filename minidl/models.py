@@ -6,21 +6,21 @@ from collections.abc import Sequence
 
 from minidl import nn
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "sigmoid": nn.Sigmoid,
-    "tanh": nn.Tanh,
-}
+
+def activation_names() -> list[str]:
+    """The lower-case names ``activation`` accepts: every activation module's name."""
+    return sorted(name.lower() for name in nn.activation.ACTIVATION_MODULES)
 
 
-def activation(name: str) -> nn.Module:
-    """A new activation module from its lower-case name (e.g. ``"relu"``)."""
-    try:
-        return ACTIVATIONS[name.lower()]()
-    except KeyError:
-        raise KeyError(
-            f"unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}"
-        ) from None
+def activation(name: str, **params: object) -> nn.Module:
+    """A new activation module from its name in any case (``"relu"``, ``"LeakyReLU"``),
+    with optional parameters (``activation("leaky_relu", negative_slope=0.2)``; underscores
+    are ignored in the name)."""
+    wanted = name.lower().replace("_", "")
+    for module in nn.activation.ACTIVATION_MODULES:
+        if module.lower() == wanted:
+            return nn.build_activation({"type": module, **params})
+    raise KeyError(f"unknown activation {name!r}; known: {', '.join(activation_names())}")
 
 
 def mlp(in_features: int = 784, hidden: Sequence[int] = (256, 256), out_features: int = 10,

@@ -1,7 +1,16 @@
-"""Neural-network building blocks: ``Module``, layers, losses, ``init`` and ``utils``."""
+"""Neural-network building blocks: ``Module``, layers, losses, ``init`` and ``utils``.
+
+Every activation module (``nn.ReLU``, ``nn.ELU``, ``nn.PReLU``, ...) is listed in
+``nn.activation.ACTIVATION_MODULES``; most are generated from the activation registry.
+"""
 
 from minidl.nn import init, utils
-from minidl.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from minidl.nn.activation import (
+    ACTIVATION_MODULES,
+    LogSoftmax,
+    Softmax,
+    build_activation,
+)
 from minidl.nn.container import ModuleList, Sequential
 from minidl.nn.dropout import Dropout
 from minidl.nn.linear import Flatten, Identity, Linear
@@ -9,8 +18,10 @@ from minidl.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
 
+globals().update(ACTIVATION_MODULES)
+
 __all__ = [
     "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Flatten", "Identity", "Linear",
-    "LogSoftmax", "MSELoss", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
-    "Sequential", "Sigmoid", "Softmax", "Tanh", "init", "utils",
+    "LogSoftmax", "MSELoss", "Module", "ModuleList", "NLLLoss", "Parameter", "Sequential",
+    "Softmax", "build_activation", "init", "utils", *sorted(ACTIVATION_MODULES),
 ]
