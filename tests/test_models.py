@@ -55,8 +55,19 @@ def test_mlp_accepts_images() -> None:
 
 
 def test_unknown_activation_lists_known_ones() -> None:
-    with pytest.raises(KeyError, match="unknown activation 'swish'; known: relu, sigmoid, tanh"):
+    with pytest.raises(KeyError, match="unknown activation 'swish'; known: celu, elu, gelu, "
+                       "hardsigmoid, .*leakyrelu, .*relu6, rrelu, selu, sigmoid, silu"):
         models.mlp(activation_name="swish")
+
+
+@pytest.mark.parametrize("name, cls, param", [
+    ("leaky_relu", "LeakyReLU", "negative_slope"), ("LeakyReLU", "LeakyReLU", "negative_slope"),
+    ("elu", "ELU", "alpha"), ("GELU", "GELU", None)])
+def test_activation_names_in_any_case_with_parameters(name, cls, param) -> None:
+    module = models.activation(name, **({param: 0.3} if param else {}))
+    assert type(module).__name__ == cls
+    if param:
+        assert getattr(module, param) == 0.3
 
 
 def test_mlp_matches_torch_names_repr_and_outputs() -> None:

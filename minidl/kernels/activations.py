@@ -19,7 +19,8 @@ Rules the scalar functions follow, so that one source compiles for every target:
   ``fm.tanh``, ``fm.erf``, ``fm.erfc``). The kernel generator binds ``fm`` to the
   vectorisable approximations of ``kernels/fastmath.py`` in float32 CPU kernels, and to
   Python's ``math`` module in float64 kernels and on the GPU;
-* stable for any input: exponents are only taken of non-positive numbers (``e^-|x|``);
+* stable for any input: exponents are only taken of non-positive numbers (``e^-|x|``),
+  and products like ``x·σ(x)`` are guarded so that ±inf gives the limit, not ``inf·0 = NaN``;
 * derivatives at kinks follow PyTorch (``relu'(0) = 0``, ``leaky_relu'(0) = slope``, ...);
 * a NaN input gives a NaN output (``0.0 if x <= 0.0 else x``, not ``x if x > 0.0 else
   0.0``, because every comparison with NaN is false).
@@ -91,8 +92,9 @@ def elu(x, alpha):
 
 
 def elu_grad(x, y, alpha):
-    # For x <= 0, f' = α e^x = y + α: no second exponential.
-    return 1.0 if x > 0.0 else y + alpha
+    # α e^x rather than the equal y + α, which cancels to 0 in float32 once e^x < 1e-7;
+    # reading only x also saves the backward pass a stream of memory.
+    return 1.0 if x > 0.0 else alpha * fm.exp(x)
 
 
 def selu(x):
@@ -100,8 +102,7 @@ def selu(x):
 
 
 def selu_grad(x, y):
-    # λα > 0, so y > 0 exactly when x > 0, and for x <= 0, f' = λα e^x = y + λα.
-    return SELU_SCALE if y > 0.0 else y + SELU_SCALE * SELU_ALPHA
+    return SELU_SCALE if x > 0.0 else (SELU_SCALE * SELU_ALPHA) * fm.exp(x)
 
 
 def celu(x, alpha):
@@ -109,8 +110,7 @@ def celu(x, alpha):
 
 
 def celu_grad(x, y, alpha):
-    # For x <= 0, f' = e^(x/α) = y/α + 1.
-    return 1.0 if x > 0.0 else y / alpha + 1.0
+    return 1.0 if x > 0.0 else fm.exp(x / alpha)
 
 
 # ---------------------------------------------------------------------------- sigmoid family
@@ -158,12 +158,15 @@ def logsigmoid_grad(x, y):
 
 
 def silu(x):
-    return x * sigmoid(x)
+    # Where σ underflows to 0 the product is 0, also for x = -inf (not -inf·0 = NaN).
+    s = sigmoid(x)
+    return x * s if s > 0.0 else 0.0
 
 
 def silu_grad(x, y):
     s = sigmoid(x)
-    return s * (1.0 + x * (1.0 - s))
+    k = s * (1.0 - s)
+    return s + (x * k if k > 0.0 else 0.0)
 
 
 def _tanh_softplus(x):
@@ -175,12 +178,14 @@ def _tanh_softplus(x):
 
 
 def mish(x):
-    return x * _tanh_softplus(x)
+    t = _tanh_softplus(x)
+    return x * t if t > 0.0 else 0.0
 
 
 def mish_grad(x, y):
     t = _tanh_softplus(x)
-    return t + x * sigmoid(x) * (1.0 - t * t)
+    k = sigmoid(x) * (1.0 - t * t)
+    return t + (x * k if k > 0.0 else 0.0)
 
 
 def hardsigmoid(x):
@@ -200,7 +205,8 @@ def hardswish_grad(x, y):
 
 
 def softsign(x):
-    return x / (1.0 + abs(x))
+    # ±1 at ±inf, where x / (1 + |x|) would be inf/inf = NaN.
+    return (1.0 if x > 0.0 else -1.0) if abs(x) > 1e300 else x / (1.0 + abs(x))
 
 
 def softsign_grad(x, y):
@@ -213,7 +219,8 @@ def softsign_grad(x, y):
 
 def gelu(x):
     # x Φ(x) with Φ(x) = erfc(-x/√2) / 2, which stays accurate where Φ is tiny.
-    return 0.5 * x * fm.erfc(-x * INV_SQRT_2)
+    cdf = 0.5 * fm.erfc(-x * INV_SQRT_2)
+    return x * cdf if cdf > 0.0 else 0.0
 
 
 def gelu_grad(x, y):
@@ -225,7 +232,8 @@ def gelu_grad(x, y):
 def gelu_tanh(x):
     # ½x(1 + tanh u) = x σ(2u), u = √(2/π)(x + 0.044715x³): no cancellation for x << 0.
     u = GELU_TANH_K * (x + GELU_TANH_C * x * x * x)
-    return x * sigmoid(2.0 * u)
+    s = sigmoid(2.0 * u)
+    return x * s if s > 0.0 else 0.0
 
 
 def gelu_tanh_grad(x, y):

@@ -16,6 +16,8 @@ and a fresh compile. Kernels compile lazily, on first use.
 Each kernel comes in a float32 and a float64 flavour. They differ in what the scalar
 functions' ``fm`` means: in float32 kernels it is ``kernels/fastmath.py``, whose
 approximations LLVM can vectorise (libm calls block vectorisation and run 3-10x slower);
+everything compiles with ``error_model='numpy'``, because Python's error model puts a
+division-by-zero check on every ``/``, which also blocks vectorisation;
 float64 kernels, used for gradient checks, call libm through Python's ``math`` module for
 full precision. Each also comes serial and ``prange``-parallel; arrays of at least
 ``PARALLEL_THRESHOLD`` elements take the parallel one, where threads pay for their start-up.
@@ -48,7 +50,7 @@ from minidl.kernels import fastmath
 from minidl.kernels.activations import REGISTRY, Activation
 
 PARALLEL_THRESHOLD = 1 << 16  # elements; see benchmarks/README.md for the measurement
-_FORMAT = 1  # bump when the generated source changes shape
+_FORMAT = 2  # bump when the generated source or the compile options change
 DTYPES = ("float32", "float64")
 
 
@@ -83,7 +85,7 @@ def _retarget(fn: Callable, math_module: Any, memo: dict) -> Callable:
                                fn.__closure__)
     clone.__qualname__ = fn.__qualname__
     clone.__module__ = fn.__module__
-    memo[fn] = numba.njit(clone)
+    memo[fn] = numba.njit(clone, error_model="numpy", inline="always")
     return memo[fn]
 
 
@@ -164,16 +166,16 @@ def _source(act: Activation, layouts: str) -> str:
             lines.append(f"dp{k}_{dtype} = dp_{dtype}[{learnable.index(k)}]")
     shape = "x" if grid or uses_x else saved[0] if saved else "g"
     for dtype in DTYPES:
-        for mode, loop_fn, flags in (("serial", "range", ""), ("parallel", "prange",
-                                                                ", parallel=True")):
-            lines += ["", "", f"@njit(cache=True{flags})",
+        for mode, loop_fn, flags in (("serial", "range", ""),
+                                        ("parallel", "prange", ", parallel=True")):
+            lines += ["", "", f"@njit(cache=True, error_model='numpy'{flags})",
                       f"def forward_{dtype}_{mode}({', '.join(['x', 'out', *params])}):"]
             lines += loop([f"out[{at}] = f_{dtype}({args(f'x[{at}]')})"], loop_fn)
             body = [f"gi = g[{at}]", f"gx[{at}] = gi * df_{dtype}({args(f'{xi}, {yi}')})"]
             body += [f"gp{k}[{at}] = gi * dp{k}_{dtype}({args(f'{xi}, {yi}')})"
                      for k in learnable]
             signature = ", ".join([*saved, "g", *grads, *params])
-            lines += ["", "", f"@njit(cache=True{flags})",
+            lines += ["", "", f"@njit(cache=True, error_model='numpy'{flags})",
                       f"def backward_{dtype}_{mode}({signature}):"]
             lines += [b.replace("x.shape", f"{shape}.shape") for b in loop(body, loop_fn)]
     return "\n".join(lines) + "\n"
