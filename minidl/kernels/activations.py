@@ -205,8 +205,8 @@ def hardswish_grad(x, y):
 
 
 def softsign(x):
-    # ±1 at ±inf, where x / (1 + |x|) would be inf/inf = NaN.
-    return (1.0 if x > 0.0 else -1.0) if abs(x) > 1e300 else x / (1.0 + abs(x))
+    # ±1 beyond 3e38 (where 1 - 1/|x| rounds to 1 anyway), so ±inf does not give inf/inf = NaN.
+    return (1.0 if x > 0.0 else -1.0) if abs(x) > 3.0e38 else x / (1.0 + abs(x))
 
 
 def softsign_grad(x, y):
