@@ -1032,7 +1032,9 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         raise ValueError(f"prelu: weight of shape {weight.shape} does not fit an input of shape "
                          f"{input.shape}: expected (1,) or ({channels},), one slope per "
                          "channel (axis 1)")
-    if weight.shape[0] == 1 and input.ndim >= 1 and weight.dtype != input.dtype:
+    if input.dtype.kind != "f":
+        input = cast(input, get_default_dtype())
+    if weight.dtype != input.dtype:
         weight = cast(weight, input.dtype)
     return apply_activation(_ACTIVATIONS["prelu"], input, (weight,))
 

@@ -11,13 +11,14 @@ starting value), so a notebook can show both and time them side by side.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from minidl.kernels import reference
+from minidl.kernels import fastmath, reference
 from minidl.kernels.activations import REGISTRY, Activation
 
 BACKENDS = ("numba", "numpy")
@@ -48,16 +49,20 @@ def get_kernel_backend() -> str:
     return _state["backend"]
 
 
-def _reference(act: Activation, suffix: str = "") -> Any:
-    """The NumPy reference ``reference.<name><suffix>``, or a vectorised scalar function
-    for a user-registered activation that brings none."""
+def _reference(act: Activation, dtype: np.dtype, suffix: str = "") -> Any:
+    """The NumPy reference ``reference.<name><suffix>``, or, for a user-registered
+    activation that brings none, its scalar function vectorised with ``np.vectorize``
+    (with ``fm`` bound to fastmath for float32 and to ``math`` otherwise, as in the
+    kernels)."""
     fn = getattr(reference, act.name + suffix, None)
     if fn is not None and _BUILTIN.get(act.name) is act:
         return fn
+    from minidl.kernels import cpu
     scalar = {"": act.f, "_grad": act.df}.get(suffix)
     if scalar is None:
         scalar = act.dparams[suffix.removeprefix("_grad_")]
-    return np.vectorize(scalar)
+    fm = fastmath if dtype == np.float32 else math
+    return np.vectorize(cpu._retarget(scalar, fm, {}, compile=False), otypes=[dtype])
 
 
 def forward(act: Activation, x: np.ndarray, params: Sequence[Any],
@@ -67,7 +72,7 @@ def forward(act: Activation, x: np.ndarray, params: Sequence[Any],
     if (backend or _state["backend"]) == "numba":
         from minidl.kernels import cpu
         return cpu.forward(act, x, params, out)
-    y = np.asarray(_reference(act)(x, *params), dtype=x.dtype)
+    y = np.asarray(_reference(act, x.dtype)(x, *params), dtype=x.dtype)
     if out is None:
         return y
     out[...] = y
@@ -85,10 +90,10 @@ def backward(act: Activation, x: np.ndarray | None, y: np.ndarray | None, grad: 
     from minidl.kernels import cpu
     if (backend or _state["backend"]) == "numba":
         return cpu.backward(act, x, y, grad, params)
-    gx = grad * np.asarray(_reference(act, "_grad")(x, y, *params), dtype=grad.dtype)
+    gx = grad * np.asarray(_reference(act, grad.dtype, "_grad")(x, y, *params), dtype=grad.dtype)
     learnable = [k for k, name in enumerate(act.params) if name in act.dparams]
-    gps = [grad * np.asarray(_reference(act, "_grad_" + name)(x, y, *params), dtype=grad.dtype)
-           for name in act.dparams]
+    gps = [grad * np.asarray(_reference(act, grad.dtype, "_grad_" + name)(x, y, *params),
+                             dtype=grad.dtype) for name in act.dparams]
     layouts = [cpu.layout_of(grad, params[k]) for k in learnable]
     return gx, cpu.reduce_param_grads(gps, layouts, [params[k] for k in learnable], grad.shape)
 

@@ -158,9 +158,10 @@ def logsigmoid_grad(x, y):
 
 
 def silu(x):
-    # Where σ underflows to 0 the product is 0, also for x = -inf (not -inf·0 = NaN).
+    # Where σ underflows to 0 the product is 0, also for x = -inf (not -inf·0 = NaN);
+    # written with == so that NaN still gives NaN.
     s = sigmoid(x)
-    return x * s if s > 0.0 else 0.0
+    return 0.0 if s == 0.0 else x * s
 
 
 def silu_grad(x, y):
@@ -179,7 +180,7 @@ def _tanh_softplus(x):
 
 def mish(x):
     t = _tanh_softplus(x)
-    return x * t if t > 0.0 else 0.0
+    return 0.0 if t == 0.0 else x * t
 
 
 def mish_grad(x, y):
@@ -220,7 +221,7 @@ def softsign_grad(x, y):
 def gelu(x):
     # x Φ(x) with Φ(x) = erfc(-x/√2) / 2, which stays accurate where Φ is tiny.
     cdf = 0.5 * fm.erfc(-x * INV_SQRT_2)
-    return x * cdf if cdf > 0.0 else 0.0
+    return 0.0 if cdf == 0.0 else x * cdf
 
 
 def gelu_grad(x, y):
@@ -233,7 +234,7 @@ def gelu_tanh(x):
     # ½x(1 + tanh u) = x σ(2u), u = √(2/π)(x + 0.044715x³): no cancellation for x << 0.
     u = GELU_TANH_K * (x + GELU_TANH_C * x * x * x)
     s = sigmoid(2.0 * u)
-    return x * s if s > 0.0 else 0.0
+    return 0.0 if s == 0.0 else x * s
 
 
 def gelu_tanh_grad(x, y):

@@ -64,11 +64,12 @@ def _global_functions(fn: Callable) -> list[str]:
     return sorted(n for n in names if inspect.isfunction(fn.__globals__.get(n)))
 
 
-def _retarget(fn: Callable, math_module: Any, memo: dict) -> Callable:
+def _retarget(fn: Callable, math_module: Any, memo: dict, compile: bool = True) -> Callable:
     """``fn`` compiled by ``numba.njit`` with ``fm`` bound to ``math_module``.
 
     The functions it calls are retargeted the same way, so a scalar function and its
-    helpers all see one math module.
+    helpers all see one math module. With ``compile=False`` the result stays plain Python
+    (what the numpy backend vectorises for activations that bring no reference).
     """
     if fn in memo:
         return memo[fn]
@@ -76,7 +77,7 @@ def _retarget(fn: Callable, math_module: Any, memo: dict) -> Callable:
     scope["fm"] = math_module
     memo[fn] = None  # a function that calls itself is not a scalar function
     for name in _global_functions(fn):
-        callee = _retarget(scope[name], math_module, memo)
+        callee = _retarget(scope[name], math_module, memo, compile)
         if callee is None:
             raise TypeError(f"scalar function {fn.__name__!r} is recursive; kernels need "
                             "loop-free scalar math")
@@ -85,7 +86,7 @@ def _retarget(fn: Callable, math_module: Any, memo: dict) -> Callable:
                                fn.__closure__)
     clone.__qualname__ = fn.__qualname__
     clone.__module__ = fn.__module__
-    memo[fn] = numba.njit(clone, error_model="numpy", inline="always")
+    memo[fn] = numba.njit(clone, error_model="numpy", inline="always") if compile else clone
     return memo[fn]
 
 

@@ -23,9 +23,10 @@ The recipe is the one every maths library uses, kept short because float32 needs
 1. *Range reduction*: use an identity to move the argument into a small interval, e.g.
    ``exp(x) = 2**n * exp(r)`` with ``n`` the integer nearest to ``x / ln 2`` and
    ``|r| <= ln(2) / 2``.
-2. *A short polynomial* (or a ratio of two) for the function on that small interval. The
-   coefficients are minimax fits (they minimise the largest relative error, which Taylor
-   coefficients do not), so a few terms reach float32 accuracy.
+2. *A short polynomial* for the function on that small interval (with a division where
+   an identity needs one). Most coefficients are minimax fits: they minimise the largest
+   relative error on the interval, where a Taylor series is only accurate near 0, so a few
+   terms reach float32 accuracy.
 3. *Undo the reduction*. ``2**n`` is built directly from the bits of a float64 (exponent
    field ``n + 1023``, mantissa zero), because converting a float to an integer is the one
    operation AVX2 cannot vectorise for float64. The integer ``n`` never exists as a converted
@@ -44,17 +45,19 @@ generator compiles each with ``numba.njit``), no calls into ``math`` or NumPy uf
 float-to-int conversions (``int``, ``round``, ``floor``), no division by a value that can
 be 0 (Python floats raise ``ZeroDivisionError``). Compile with ``error_model="numpy"``:
 under Numba's default error model every ``/`` carries a division-by-zero check that stops
-the loop from vectorising. Do not compile with ``fastmath=True``: its reassociation would
-simplify ``(x + C) - C`` to ``x`` and break the rounding trick, and its no-NaN/no-inf
-assumptions would break the special cases.
+the loop from vectorising. ``fastmath={"contract"}`` is safe and lets LLVM fuse each
+multiply-add into one FMA instruction. Do not compile with ``fastmath=True``: its
+reassociation simplifies ``(x + C) - C`` to ``x``, which breaks the rounding trick (``exp``
+then returns 2.0 for 0.7), and its no-NaN/no-inf assumptions break the special cases.
 
 Accuracy
 --------
 Arithmetic is float64 throughout, and every result is a float64 within about 4 float32 ulp
 (relative error below ``5e-7``) of the exact value; each function's docstring gives the
-largest error measured over all float32 inputs tried. That is what float32 kernels need, and
-only they use this module: float64 kernels (which gradient checks rely on) and the GPU
-kernels call the ``math`` functions, which are correctly rounded to float64.
+largest error measured against float64 ``math`` over all 2**32 float32 inputs. That is
+what float32 kernels need, and only they use this module: float64 kernels (which gradient
+checks rely on) and the GPU kernels call the ``math`` functions, which are accurate to
+float64.
 """
 
 from __future__ import annotations
@@ -188,10 +191,11 @@ def exp(x):
     Method: ``e**x = 2**n * e**r`` with ``n = round(x / ln 2)`` and ``|r| <= ln(2)/2``;
     ``e**r = 1 + expm1(r)`` from a degree-6 polynomial; ``2**n`` built from its bits.
 
-    Measured maximum relative error over float32 inputs: 2.6e-8 (float32 itself rounds
-    to 6e-8). ``exp(-inf) = 0``, ``exp(inf) = inf``, ``exp(nan) = nan``; results
-    beyond the float64 range are 0 (``x < -708``) or inf (``x > 709``), so every input
-    above ``log(float32 max) = 88.72`` gives at least float32's largest value.
+    Maximum relative error, measured over all float32 inputs: 5.4e-9 (storing the result
+    as float32 rounds by up to 6e-8). ``exp(-inf) = 0``, ``exp(inf) = inf``,
+    ``exp(nan) = nan``; results beyond the float64 range are 0 (``x < -708``) or inf
+    (``x > 709``), so every input above ``log(float32 max) = 88.72`` gives at least
+    float32's largest value, which is inf once stored as float32.
     """
     x = np.float64(x)
     xc = EXP_MIN if x < EXP_MIN else x  # clamp, keeping NaN (comparisons with NaN are False)
@@ -210,7 +214,7 @@ def expm1(x):
     polynomial, so ``expm1(1e-30) = 1e-30``; the cancellation for ``n = +-1`` at most
     amplifies the polynomial's 1.3e-8 error 1.4 times.
 
-    Measured maximum relative error over float32 inputs: 2.7e-8. ``expm1(-inf) = -1``,
+    Maximum relative error, measured over all float32 inputs: 1.8e-8. ``expm1(-inf) = -1``,
     ``expm1(inf) = inf``, ``expm1(nan) = nan``.
     """
     x = np.float64(x)
@@ -229,7 +233,7 @@ def log1p(x):
     short series for ``atanh``. Rounding ``1 + x`` loses the low bits of a tiny ``x``; the
     correction ``(x - (u - 1)) / u`` puts them back, so ``log1p(1e-30) = 1e-30``.
 
-    Measured maximum relative error over float32 inputs: 8.2e-8. ``log1p(-1) = -inf``,
+    Maximum relative error, measured over all float32 inputs: 8.5e-8. ``log1p(-1) = -inf``,
     ``log1p(x < -1) = nan``, ``log1p(inf) = inf``, ``log1p(nan) = nan``.
     """
     x = np.float64(x)
@@ -261,7 +265,7 @@ def tanh(x):
     is put back afterwards. Working with ``-|x|`` keeps ``e`` from overflowing and the
     denominator in ``(1, 2]``; ``expm1`` keeps small results relatively accurate.
 
-    Measured maximum relative error over float32 inputs: 4.5e-8. ``tanh(+-inf) = +-1``,
+    Maximum relative error, measured over all float32 inputs: 1.5e-8. ``tanh(+-inf) = +-1``,
     ``tanh(nan) = nan``, ``tanh(+-0.0) = 0.0``.
     """
     x = np.float64(x)
@@ -277,8 +281,8 @@ def erf(x):
     tiny ``x``: ``erf(x) ~ 2x / sqrt(pi)``); beyond, ``sign(x) * (1 - erfc(|x|))`` with
     ``erfc`` from :func:`_erfc_positive`. Both are computed and one is selected.
 
-    Measured maximum absolute error over float32 inputs: 3e-8; relative error for
-    ``|x| <= 0.5``: 1e-9 ... ``erf(+-inf) = +-1``, ``erf(nan) = nan``.
+    Maximum absolute error, measured over all float32 inputs: 3.1e-8; maximum relative
+    error for ``|x| <= 0.5``: 1.4e-9. ``erf(+-inf) = +-1``, ``erf(nan) = nan``.
     """
     x = np.float64(x)
     a = abs(x)
@@ -296,8 +300,8 @@ def erfc(x):
     fit ``t * exp(-x**2 + Q(t))``, ``t = 2 / (2 + x)``, which stays relatively accurate into
     the tail; for ``x < -0.5``, ``2 - erfc(-x)``.
 
-    Measured maximum relative error over float32 inputs: 1.5e-7 (where ``erfc(x)`` is
-    above 1e-38, i.e. ``x < 9.1``). ``erfc(-inf) = 2``, ``erfc(inf) = 0``,
+    Maximum relative error, measured over all float32 inputs where ``erfc(x)`` is a
+    normal float32 (``x < 9.19``): 1.1e-7. ``erfc(-inf) = 2``, ``erfc(inf) = 0``,
     ``erfc(nan) = nan``.
     """
     x = np.float64(x)

@@ -512,7 +512,8 @@ def celu(x: ArrayLike, alpha: float = 1.0) -> np.ndarray:
     """
     _check_celu_alpha(alpha)
     x = _as_float(x)
-    return _like(np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)), x)
+    with np.errstate(over="ignore"):  # x/α on the discarded branch may overflow near 1e308
+        return _like(np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)), x)
 
 
 def celu_grad(x: ArrayLike, y: ArrayLike, alpha: float = 1.0) -> np.ndarray:
@@ -539,7 +540,8 @@ def celu_grad(x: ArrayLike, y: ArrayLike, alpha: float = 1.0) -> np.ndarray:
     """
     _check_celu_alpha(alpha)
     x = _as_float(x)
-    return _like(np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha)), x)
+    with np.errstate(over="ignore"):  # x/α on the discarded branch may overflow near 1e308
+        return _like(np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha)), x)
 
 
 # ---------------------------------------------------------------------------- sigmoid family
@@ -637,8 +639,9 @@ def softplus(x: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.nda
         ``f(x)``, with the dtype and shape of ``x``.
     """
     x = _as_float(x)
-    z = beta * x
-    return _like(np.where(z > threshold, x, _softplus(z) / beta), x)
+    with np.errstate(over="ignore"):  # βx may overflow near 1e308; the limit is still right
+        z = beta * x
+        return _like(np.where(z > threshold, x, _softplus(z) / beta), x)
 
 
 def softplus_grad(x: ArrayLike, y: ArrayLike, beta: float = 1.0,
@@ -660,7 +663,8 @@ def softplus_grad(x: ArrayLike, y: ArrayLike, beta: float = 1.0,
         ``df/dx``, with the dtype and shape of ``x``.
     """
     x = _as_float(x)
-    z = beta * x
+    with np.errstate(over="ignore"):  # βx may overflow near 1e308; σ(±inf) is still right
+        z = beta * x
     return _like(np.where(z > threshold, 1.0, _sigmoid(z)), x)
 
 
@@ -778,7 +782,8 @@ def mish_grad(x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """
     x = _as_float(x)
     sp = _softplus(x)
-    sech2 = 4 * _sigmoid(2 * sp) * _sigmoid(-2 * sp)
+    with np.errstate(over="ignore"):  # 2·sp overflows near 1e308, where sech² is 0 anyway
+        sech2 = 4 * _sigmoid(2 * sp) * _sigmoid(-2 * sp)
     return _like(np.tanh(sp) + _finite(x) * _sigmoid(x) * sech2, x)
 
 
@@ -804,7 +809,7 @@ def hardsigmoid_grad(x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """Derivative of Hardsigmoid: 1/6 on the open interval (-3, 3), else 0.
 
     PyTorch's backward uses the float32 value of 1/6 even for float64 input
-    (0.1666666716…); this uses 1/6 in the input's dtype.
+    (0.1666666716…), and so does minidl, so that float64 gradients match PyTorch's.
 
     Parameters
     ----------
@@ -819,7 +824,7 @@ def hardsigmoid_grad(x: ArrayLike, y: ArrayLike) -> np.ndarray:
         ``df/dx``, with the dtype and shape of ``x``.
     """
     x = _as_float(x)
-    return _like(np.where((x > -3) & (x < 3), 1 / 6, 0.0), x)
+    return _like(np.where((x > -3) & (x < 3), float(np.float32(1 / 6)), 0.0), x)
 
 
 def hardswish(x: ArrayLike) -> np.ndarray:
