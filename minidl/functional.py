@@ -969,8 +969,13 @@ def _functional(act: Activation) -> Any:
         parameters.append(inspect.Parameter("inplace", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                             default=False))
     signature = inspect.Signature(parameters)
+    defaults = tuple(_number(act.name, p, d) for p, d in act.params.items())
+    if act.validate is not None:
+        act.validate(**dict(zip(act.params, defaults, strict=True)))
 
     def activation(*args: Any, **kwargs: Any) -> Tensor:
+        if len(args) == 1 and not kwargs:  # F.relu(x): skip binding, the costlier part
+            return apply_activation(act, args[0], defaults)
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError as e:
@@ -1060,8 +1065,14 @@ def rrelu(input: Tensor, lower: float = 1 / 8, upper: float = 1 / 3, training: b
         return apply_activation(act, input, ((lower + upper) / 2,), inplace)
     if not isinstance(input, Tensor):
         raise TypeError(f"rrelu: input must be a Tensor, got {type(input).__name__}")
-    dtype = input.dtype if input.dtype.kind == "f" else get_default_dtype()
-    slope = _random.generator().uniform(lower, upper, input.shape).astype(dtype)
+    dtype = np.dtype(input.dtype if input.dtype.kind == "f" else get_default_dtype())
+    # Drawn in the input's dtype (float32 draws cost half of float64 ones), then scaled
+    # in place: the draw is most of what RReLU costs.
+    draw = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    slope = _random.generator().random(input.shape, dtype=draw)
+    slope *= upper - lower
+    slope += lower
+    slope = slope.astype(dtype, copy=False)
     return apply_activation(act, input, (slope,), inplace)
 
 

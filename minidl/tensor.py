@@ -141,8 +141,10 @@ class Tensor:
                 )
             grad = np.ones_like(self.data)
         else:
-            grad = np.array(gradient.data if isinstance(gradient, Tensor) else gradient,
-                            dtype=self.data.dtype)
+            # A view, so that a leaf receiving it unchanged copies it rather than adopting
+            # the caller's array as its .grad (see run_backward).
+            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
+                              dtype=self.data.dtype).view()
             if grad.shape != self.shape:
                 raise RuntimeError(
                     f"backward: gradient has shape {grad.shape} but the tensor has shape "

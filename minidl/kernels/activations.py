@@ -31,6 +31,7 @@ from __future__ import annotations
 import dis
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from minidl.kernels import fastmath as fm
 
@@ -41,6 +42,7 @@ GELU_TANH_C = 0.044715
 INV_SQRT_2 = 0.7071067811865476
 INV_SQRT_2PI = 0.3989422804014327
 HARDSIGMOID_SLOPE = 0.1666666716337204  # PyTorch's backward uses float32(1/6), also in float64
+INF = float("inf")
 
 
 # ---------------------------------------------------------------------------- rectifiers
@@ -225,9 +227,16 @@ def gelu(x):
 
 
 def gelu_grad(x, y):
-    # Φ(x) + x φ(x); the product is skipped where φ underflows, so that ±inf gives 1 or 0.
+    # Φ(x) + x φ(x), reading Φ(x) = y / x back from the saved output rather than paying
+    # for a second erfc. Where that fails (y underflows for tiny x; inf / inf) Φ is known:
+    # 1/2 for |x| < 1e-20 (to well below float64 precision), 1 or 0 at ±inf. NaN stays NaN.
+    # The product is skipped where φ underflows, so that ±inf gives 1 or 0.
     pdf = INV_SQRT_2PI * fm.exp(-0.5 * x * x)
-    return 0.5 * fm.erfc(-x * INV_SQRT_2) + (x * pdf if pdf > 0.0 else 0.0)
+    a = abs(x)
+    cdf = y / x
+    cdf = 0.5 if a < 1e-20 else cdf
+    cdf = (1.0 if x > 0.0 else 0.0) if a == INF else cdf
+    return cdf + (x * pdf if pdf > 0.0 else 0.0)
 
 
 def gelu_tanh(x):
@@ -296,7 +305,7 @@ class Activation:
                                  f"{p!r}; parameters are {list(names)}")
             _check_signature(self.name, g, 2 + len(names))
 
-    @property
+    @cached_property
     def uses(self) -> tuple[bool, bool]:
         """Whether ``df`` (and every ``dparams`` function) reads ``x`` and ``y``.
 

@@ -17,10 +17,11 @@ Each kernel comes in a float32 and a float64 flavour. They differ in what the sc
 functions' ``fm`` means: in float32 kernels it is ``kernels/fastmath.py``, whose
 approximations LLVM can vectorise (libm calls block vectorisation and run 3-10x slower);
 everything compiles with ``error_model='numpy'``, because Python's error model puts a
-division-by-zero check on every ``/``, which also blocks vectorisation;
-float64 kernels, used for gradient checks, call libm through Python's ``math`` module for
-full precision. Each also comes serial and ``prange``-parallel; arrays of at least
-``PARALLEL_THRESHOLD`` elements take the parallel one, where threads pay for their start-up.
+division-by-zero check on every ``/``, which also blocks vectorisation, and with fused
+multiply-adds allowed (``FASTMATH``). float64 kernels, used for gradient checks, call
+libm through Python's ``math`` module for full precision. Each also comes serial and
+``prange``-parallel; arrays of at least ``PARALLEL_THRESHOLD`` elements take the parallel
+one, where threads pay for their start-up.
 
 Parameters are laid out one of three ways: a number (``"s"``, the same for every
 element), one value per channel along axis 1 (``"c"``, PReLU's per-channel slope; the
@@ -50,7 +51,11 @@ from minidl.kernels import fastmath
 from minidl.kernels.activations import REGISTRY, Activation
 
 PARALLEL_THRESHOLD = 1 << 16  # elements; see benchmarks/README.md for the measurement
-_FORMAT = 2  # bump when the generated source or the compile options change
+_FORMAT = 3  # bump when the generated source or the compile options change
+# Only FMA contraction (a*b + c in one instruction, rounded once: faster and at least as
+# accurate). Never the flags that assume no NaN/inf or reorder sums: kernels must
+# propagate NaN and handle ±inf exactly.
+FASTMATH = {"contract"}
 DTYPES = ("float32", "float64")
 
 
@@ -169,14 +174,15 @@ def _source(act: Activation, layouts: str) -> str:
     for dtype in DTYPES:
         for mode, loop_fn, flags in (("serial", "range", ""),
                                         ("parallel", "prange", ", parallel=True")):
-            lines += ["", "", f"@njit(cache=True, error_model='numpy'{flags})",
+            decorator = f"@njit(cache=True, error_model='numpy', fastmath={FASTMATH!r}{flags})"
+            lines += ["", "", decorator,
                       f"def forward_{dtype}_{mode}({', '.join(['x', 'out', *params])}):"]
             lines += loop([f"out[{at}] = f_{dtype}({args(f'x[{at}]')})"], loop_fn)
             body = [f"gi = g[{at}]", f"gx[{at}] = gi * df_{dtype}({args(f'{xi}, {yi}')})"]
             body += [f"gp{k}[{at}] = gi * dp{k}_{dtype}({args(f'{xi}, {yi}')})"
                      for k in learnable]
             signature = ", ".join([*saved, "g", *grads, *params])
-            lines += ["", "", f"@njit(cache=True, error_model='numpy'{flags})",
+            lines += ["", "", decorator,
                       f"def backward_{dtype}_{mode}({signature}):"]
             lines += [b.replace("x.shape", f"{shape}.shape") for b in loop(body, loop_fn)]
     return "\n".join(lines) + "\n"
@@ -231,6 +237,10 @@ def _kernels(act: Activation, layouts: str) -> types.ModuleType:
     sys.modules[modname] = module
     spec.loader.exec_module(module)
     module.__activation__ = act
+    module.__table__ = {(direction, np.dtype(dtype), mode == "parallel"):
+                        getattr(module, f"{direction}_{dtype}_{mode}")
+                        for direction in ("forward", "backward") for dtype in DTYPES
+                        for mode in ("serial", "parallel")}
     _MODULES[key] = module
     return module
 
@@ -291,8 +301,7 @@ def _flat(a: np.ndarray, view: tuple) -> np.ndarray:
 
 
 def _pick(module: types.ModuleType, direction: str, dtype: np.dtype, size: int) -> Callable:
-    mode = "parallel" if size >= PARALLEL_THRESHOLD else "serial"
-    return getattr(module, f"{direction}_{dtype.name}_{mode}")
+    return module.__table__[direction, dtype, size >= PARALLEL_THRESHOLD]
 
 
 def forward(act: Activation, x: np.ndarray, params: Sequence[Any],
@@ -301,13 +310,12 @@ def forward(act: Activation, x: np.ndarray, params: Sequence[Any],
     layouts, view, args = _prepare(x, params)
     module = _kernels(act, layouts)
     direct = out is not None and out.flags.c_contiguous and out.dtype == x.dtype
-    y = out.reshape(view) if direct else np.empty(view, dtype=x.dtype)
+    y = out if direct else np.empty(x.shape, dtype=x.dtype)
     # Each element is read before it is written, so out may be x itself (in-place).
-    _pick(module, "forward", x.dtype, x.size)(_flat(x, view), y, *args)
-    if out is None:
-        return y.reshape(x.shape)
-    if not direct:
-        out[...] = y.reshape(x.shape)
+    _pick(module, "forward", x.dtype, x.size)(_flat(x, view), y.reshape(view), *args)
+    if out is None or direct:
+        return y
+    out[...] = y
     return out
 
 
@@ -322,11 +330,12 @@ def backward(act: Activation, x: np.ndarray | None, y: np.ndarray | None, grad: 
     module = _kernels(act, layouts)
     uses_x, uses_y = act.uses
     saved = [_flat(a, view) for a, used in ((x, uses_x), (y, uses_y)) if used]
-    gx = np.empty(view, dtype=grad.dtype)
+    gx = np.empty(grad.shape, dtype=grad.dtype)
     gps = [np.empty(view, dtype=grad.dtype) for _ in act.dparams]
-    _pick(module, "backward", grad.dtype, grad.size)(*saved, _flat(grad, view), gx, *gps, *args)
+    _pick(module, "backward", grad.dtype, grad.size)(*saved, _flat(grad, view), gx.reshape(view),
+                                                     *gps, *args)
     learnable = [k for k, name in enumerate(act.params) if name in act.dparams]
-    return gx.reshape(grad.shape), reduce_param_grads(
+    return gx, reduce_param_grads(
         gps, [layouts[k] for k in learnable], [params[k] for k in learnable], grad.shape)
 
 
