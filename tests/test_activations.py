@@ -33,7 +33,10 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import re
+import subprocess
+import sys
 import warnings
 
 import hypothesis.extra.numpy as hnp
@@ -284,6 +287,26 @@ def test_nan_in_gives_nan_out(name, dtype):
     assert np.isnan(cpu.forward(REGISTRY[name], x, params)[[0, 2]]).all()
     assert np.isnan(ref_forward(name, x.astype(np.float64), params)[[0, 2]]).all()
     assert np.isnan(md_call(name, minidl.tensor(x)).data[[0, 2]]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", NAMES)
+def test_derivative_at_nan_follows_the_reference_and_pytorch(name, dtype):
+    """What backward gives at a NaN input is a convention (NaN, or the gradient passed
+    through or blocked by a comparison); the kernels follow the references, which follow
+    PyTorch's backward formulas."""
+    x = np.array([np.nan, 0.5], dtype=dtype)
+    params = tuple(REGISTRY[name].params.values())
+    y = cpu.forward(REGISTRY[name], x, params)
+    gx, _ = cpu.backward(REGISTRY[name], x, y, np.ones_like(x), params)
+    want = ref_grad(name, x.astype(np.float64), ref_forward(name, x.astype(np.float64), params),
+                    params)
+    np.testing.assert_array_equal(np.isnan(gx), np.isnan(want), err_msg=f"{name}: NaN or not")
+    assert_close(gx, want, TOL[dtype, "df"], f"{name} derivative at NaN")
+    if torch is not None:
+        t = torch.tensor(x, requires_grad=True)
+        TORCH_CALL[name](t, *params).backward(torch.ones_like(t))
+        assert_close(gx, t.grad.numpy(), TORCH_TOL[dtype, "df"], f"{name}: PyTorch at NaN")
 
 
 # any float of magnitude up to 1e300 (beyond, see test_huge_finite_inputs), and ±inf
@@ -1315,3 +1338,42 @@ def test_large_inputs_stay_finite_without_warnings(name, params, dtype, which, b
     assert np.isfinite(y.data).all(), y.data
     assert np.isfinite(t.grad).all(), t.grad
     assert y.dtype == dtype and t.grad.dtype == dtype
+
+
+_DISABLE_JIT_SCRIPT = """
+import numpy as np, minidl
+from minidl import functional as F
+from minidl.kernels import reference
+from minidl.kernels.activations import REGISTRY
+x = np.concatenate([np.linspace(-5, 5, 41), [0.0, 1e-30, np.inf, -np.inf, np.nan]])
+for name in sorted(REGISTRY):
+    p = tuple(REGISTRY[name].params.values())
+    for dtype in (np.float32, np.float64):
+        t = minidl.Tensor(x.astype(dtype), requires_grad=True)
+        if name == "prelu":
+            y = F.prelu(t, minidl.Tensor(np.array(p, dtype=dtype)))
+        elif name == "rrelu":
+            y = F.rrelu(t, p[0], p[0])
+        elif name == "gelu_tanh":
+            y = F.gelu(t, approximate="tanh")
+        else:
+            y = getattr(F, name)(t, *p)
+        y.backward(minidl.Tensor(np.ones_like(t.data)))
+        want = getattr(reference, name)(x, *p)
+        dwant = getattr(reference, name + "_grad")(x, want, *p)
+        np.testing.assert_allclose(y.detach().numpy(), want, rtol=1e-6, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(t.grad, dwant, rtol=1e-6, atol=1e-6, err_msg=name)
+print("checked", len(REGISTRY))
+"""
+
+
+def test_kernels_run_as_python_under_numba_disable_jit(tmp_path):
+    """``NUMBA_DISABLE_JIT=1`` (for stepping through a kernel in a debugger) runs the same
+    generated kernels as plain Python: same values, and no warning from any scalar function
+    (-W error turns one into a failure)."""
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", MINIDL_CACHE_DIR=str(tmp_path),
+               MINIDL_KERNEL_BACKEND="numba")
+    proc = subprocess.run([sys.executable, "-W", "error", "-c", _DISABLE_JIT_SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"checked {len(REGISTRY)}" in proc.stdout

@@ -75,7 +75,8 @@ def relu6(x):
 
 
 def relu6_grad(x, y):
-    return 1.0 if (x > 0.0) & (x < 6.0) else 0.0
+    # Written as PyTorch's backward is, so that a NaN input passes the gradient through.
+    return 0.0 if (x <= 0.0) | (x >= 6.0) else 1.0
 
 
 def hardtanh(x, min_val, max_val):
@@ -83,7 +84,7 @@ def hardtanh(x, min_val, max_val):
 
 
 def hardtanh_grad(x, y, min_val, max_val):
-    return 1.0 if (x > min_val) & (x < max_val) else 0.0
+    return 0.0 if (x <= min_val) | (x >= max_val) else 1.0  # NaN passes, as in relu6_grad
 
 
 # ---------------------------------------------------------------------------- exponential family
@@ -96,7 +97,8 @@ def elu(x, alpha):
 def elu_grad(x, y, alpha):
     # α e^x rather than the equal y + α, which cancels to 0 in float32 once e^x < 1e-7;
     # reading only x also saves the backward pass a stream of memory.
-    return 1.0 if x > 0.0 else alpha * fm.exp(x)
+    # Tested as PyTorch's backward does (x <= 0), so that a NaN input passes the gradient.
+    return alpha * fm.exp(x) if x <= 0.0 else 1.0
 
 
 def selu(x):
@@ -104,7 +106,7 @@ def selu(x):
 
 
 def selu_grad(x, y):
-    return SELU_SCALE if x > 0.0 else (SELU_SCALE * SELU_ALPHA) * fm.exp(x)
+    return (SELU_SCALE * SELU_ALPHA) * fm.exp(x) if x <= 0.0 else SELU_SCALE  # as elu_grad
 
 
 def celu(x, alpha):
@@ -112,7 +114,7 @@ def celu(x, alpha):
 
 
 def celu_grad(x, y, alpha):
-    return 1.0 if x > 0.0 else fm.exp(x / alpha)
+    return fm.exp(x / alpha) if x <= 0.0 else 1.0  # as elu_grad
 
 
 # ---------------------------------------------------------------------------- sigmoid family
@@ -204,7 +206,7 @@ def hardswish(x):
 
 
 def hardswish_grad(x, y):
-    return 0.0 if x <= -3.0 else (1.0 if x >= 3.0 else (2.0 * x + 3.0) / 6.0)
+    return 0.0 if x <= -3.0 else ((2.0 * x + 3.0) / 6.0 if x < 3.0 else 1.0)  # NaN gives 1
 
 
 def softsign(x):
@@ -233,7 +235,7 @@ def gelu_grad(x, y):
     # The product is skipped where φ underflows, so that ±inf gives 1 or 0.
     pdf = INV_SQRT_2PI * fm.exp(-0.5 * x * x)
     a = abs(x)
-    cdf = y / x
+    cdf = y / (x if a >= 1e-20 and a != INF else 1.0)  # never 0/0 or inf/inf; NaN stays NaN
     cdf = 0.5 if a < 1e-20 else cdf
     cdf = (1.0 if x > 0.0 else 0.0) if a == INF else cdf
     return cdf + (x * pdf if pdf > 0.0 else 0.0)

@@ -50,7 +50,7 @@ import numpy as np
 from minidl.kernels import fastmath
 from minidl.kernels.activations import REGISTRY, Activation
 
-PARALLEL_THRESHOLD = 1 << 16  # elements; see benchmarks/README.md for the measurement
+PARALLEL_THRESHOLD = 1 << 14  # elements; measured: benchmarks/README.md, "serial or parallel"
 _FORMAT = 3  # bump when the generated source or the compile options change
 # Only FMA contraction (a*b + c in one instruction, rounded once: faster and at least as
 # accurate). Never the flags that assume no NaN/inf or reorder sums: kernels must

@@ -445,7 +445,8 @@ def elu_grad(x: ArrayLike, y: ArrayLike, alpha: float = 1.0) -> np.ndarray:
         ``df/dx``, with the dtype and shape of ``x``.
     """
     x = _as_float(x)
-    return _like(np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))), x)
+    # x <= 0 as PyTorch's backward tests it: a NaN input passes the gradient through.
+    return _like(np.where(x <= 0, alpha * np.exp(np.minimum(x, 0)), 1.0), x)
 
 
 def selu(x: ArrayLike) -> np.ndarray:
@@ -487,7 +488,7 @@ def selu_grad(x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """
     x = _as_float(x)
     y = np.asarray(y)
-    return _like(np.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA), x)
+    return _like(np.where(y <= 0, y + SELU_SCALE * SELU_ALPHA, SELU_SCALE), x)  # NaN: as elu
 
 
 def celu(x: ArrayLike, alpha: float = 1.0) -> np.ndarray:
@@ -541,7 +542,7 @@ def celu_grad(x: ArrayLike, y: ArrayLike, alpha: float = 1.0) -> np.ndarray:
     _check_celu_alpha(alpha)
     x = _as_float(x)
     with np.errstate(over="ignore"):  # x/α on the discarded branch may overflow near 1e308
-        return _like(np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha)), x)
+        return _like(np.where(x <= 0, np.exp(np.minimum(x, 0) / alpha), 1.0), x)  # as elu
 
 
 # ---------------------------------------------------------------------------- sigmoid family
