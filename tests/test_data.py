@@ -7,7 +7,6 @@ failure path an address where nothing listens.
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import struct
 from pathlib import Path
@@ -36,13 +35,6 @@ from minidl.data import (
 
 SHIPPED_MNIST = Path(__file__).resolve().parents[1] / "data" / "mnist"
 UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: nothing listens there
-
-
-def shared_data_dir() -> Path | None:
-    """The folder holding fashion-mnist/: $MINIDL_DATA, else ../shared/data beside the repo."""
-    candidates = [Path(os.environ["MINIDL_DATA"])] if os.environ.get("MINIDL_DATA") else []
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data")
-    return next((c for c in candidates if (c / "fashion-mnist").is_dir()), None)
 
 
 @pytest.fixture(scope="module")
@@ -108,15 +100,12 @@ def test_mnist_test_split_flatten_raw(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "split=test" in repr(ds)
 
 
-def test_fashion_mnist() -> None:
-    root = shared_data_dir()
-    if root is None:
-        pytest.skip("Fashion-MNIST not found (set MINIDL_DATA or put shared/ beside the repo)")
-    ds = FashionMNIST(root=root, train=False)
+def test_fashion_mnist_is_shipped() -> None:
+    ds = FashionMNIST(train=False)
     assert len(ds) == 10000 and ds.data.shape == (10000, 28, 28)
     assert np.bincount(ds.targets).tolist() == [1000] * 10
     assert ds.classes[0] == "T-shirt/top" and ds.classes[9] == "Ankle boot"
-    train = FashionMNIST(root=root, train=True, normalize=False)
+    train = FashionMNIST(train=True, normalize=False)
     assert np.bincount(train.targets).tolist() == [6000] * 10
     assert round(float(train.data.mean(dtype=np.float64)) / 255, 4) == FashionMNIST.mean
     assert round(float(train.data.std(dtype=np.float64)) / 255, 4) == FashionMNIST.std

@@ -371,8 +371,8 @@ class FashionMNIST(MNIST):
     """Zalando's Fashion-MNIST: 28x28 greyscale images of clothing, in 10 classes.
 
     A drop-in replacement for MNIST (same sizes, same file names and layout, same
-    parameters, see ``MNIST``), found in ``<root>/fashion-mnist/``. It is not shipped with
-    minidl: pass ``root=``, set ``MINIDL_DATA``, or use ``download=True``. ``mean`` and
+    parameters, see ``MNIST``), found in ``<root>/fashion-mnist/``; a verified copy is
+    shipped in the repository's ``data/`` folder, as MNIST's is. ``mean`` and
     ``std`` are those of its training pixels scaled to [0, 1].
     """
 
