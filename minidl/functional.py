@@ -1381,3 +1381,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Operand, weight: Any
                 raise _broadcast_error(f"binary_cross_entropy_with_logits {label}", arr,
                                        input.data) from None
     return BCEWithLogits.apply(input, target, w, p, reduction)
+
+
+# The convolutional-network ops live in minidl/ops/ (they import autograd, not this module).
+from minidl.ops.conv import conv2d  # noqa: E402,F401
+from minidl.ops.dropout import alpha_dropout, dropout2d, feature_alpha_dropout  # noqa: E402,F401
+from minidl.ops.normalization import batch_norm, layer_norm  # noqa: E402,F401
+from minidl.ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402,F401

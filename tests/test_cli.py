@@ -94,3 +94,15 @@ def test_diverging_run_stops_with_a_message_not_a_traceback(tmp_path: Path) -> N
     assert skipped.returncode == 0, skipped.stderr
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert sum(r["skipped_steps"] for r in history["records"]) > 0
+
+
+def test_cnn_with_selu_on_fashion_mnist(tmp_path: Path) -> None:
+    out = tmp_path / "cnn"
+    result = minidl_cli("train", "--model", "cnn", "--activation", "selu", "--dataset",
+                        "fashion-mnist", "--limit", "256", "--epochs", "1", "--batch-size", "64",
+                        "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "cnn conv32-conv64-pool-fc128-10 selu on fashion-mnist" in result.stdout
+    model = models.mnist_cnn("selu")
+    assert load_checkpoint(out / "checkpoint.npz", model) == {"epoch": 1}
+    assert "AlphaDropout" in [type(m).__name__ for m in model]

@@ -1,0 +1,1 @@
+"""Differentiable ops grouped by topic (convolution, pooling, dropout, normalisation)."""
