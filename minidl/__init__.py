@@ -8,8 +8,9 @@ array([2., 4., 6.], dtype=float32)
 """
 
 from minidl import (
+    _openmp,  # noqa: F401  (first of all: the OpenMP wait policy, before Numba's threads)
     activations,
-    autograd,  # first: tensor.py and functional.py build on it
+    autograd,  # before tensor.py and functional.py, which build on it
     data,
     functional,
     models,
