@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from minidl.autograd import is_grad_enabled
+from minidl.nn import backward_hooks
 from minidl.nn.parameter import Parameter
 from minidl.tensor import Tensor, _RemovableHandle
 
@@ -48,18 +50,23 @@ class Module:
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_forward_hooks", {})
         object.__setattr__(self, "_forward_pre_hooks", {})
+        object.__setattr__(self, "_backward_hooks", {})
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (self._forward_pre_hooks or self._forward_hooks):
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
-        output = self.forward(*args, **kwargs)
+        if self._backward_hooks and is_grad_enabled():
+            output = backward_hooks.wrap_call(self, list(self._backward_hooks.values()), args,
+                                              lambda *a: self.forward(*a, **kwargs))
+        else:
+            output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, output)
             if result is not None:
@@ -330,6 +337,21 @@ class Module:
         key = next(_hook_ids)
         self._forward_pre_hooks[key] = hook
         return _RemovableHandle(self._forward_pre_hooks, key)
+
+    def register_full_backward_hook(
+            self, hook: Callable[[Module, tuple, tuple], Any]) -> _RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when backward passes this module.
+
+        ``grad_input`` holds the gradients with respect to the module's positional inputs
+        (None for an input that does not require grad, such as the data fed to the first
+        layer) and ``grad_output`` the gradient with respect to its output, as tensors. A
+        hook may return a tuple of new ``grad_input`` to pass on instead (for modules with
+        one input that requires grad). The module must return one Tensor. Returns a handle;
+        ``remove()`` unregisters the hook.
+        """
+        key = next(_hook_ids)
+        self._backward_hooks[key] = hook
+        return _RemovableHandle(self._backward_hooks, key)
 
     # ------------------------------------------------------------- repr
     def extra_repr(self) -> str:
