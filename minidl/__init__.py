@@ -12,6 +12,7 @@ from minidl import (
     activations,
     autograd,  # before tensor.py and functional.py, which build on it
     data,
+    diagnostics,
     functional,
     models,
     nn,
@@ -59,8 +60,9 @@ from minidl.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "arange", "autograd", "bool_", "cat", "data", "detect_anomaly", "enable_grad",
-    "eye", "float32", "float64", "full", "Function", "functional", "get_default_dtype",
+    "activations", "arange", "autograd", "bool_", "cat", "data", "detect_anomaly", "diagnostics",
+    "enable_grad", "eye", "float32", "float64", "full", "Function", "functional",
+    "get_default_dtype",
     "get_kernel_backend", "get_rng_state", "gradcheck", "GradcheckError", "initial_seed", "int64",
     "is_grad_enabled", "linspace", "manual_seed", "models", "nn", "no_grad", "ones", "ones_like",
     "optim", "plot", "rand", "randint", "randn", "randperm", "set_default_dtype",
