@@ -158,29 +158,51 @@ class Function:
         out = cls.forward(ctx, *raw, **kwargs)
         if _Anomaly.enabled:  # also for ops that record no graph (e.g. log of a constant)
             _Anomaly.check_forward(ctx, out)
+            ctx.anomaly_where = (tuple(_Anomaly.modules), _Anomaly.step)
         return Tensor._make(out, ctx) if track else Tensor._make(out)
 
 
 class _Anomaly:
-    """State of ``detect_anomaly``: check every op's output and gradients for NaN/Inf."""
+    """State of ``detect_anomaly``: check every op's output and gradients for NaN/Inf.
+
+    ``Module.__call__`` keeps ``modules`` (the modules whose forward is running, outermost
+    first) and counts ``step`` (forward passes of an outermost module since anomaly
+    detection began), so that a report can say where in the model and when.
+    """
 
     enabled = False
+    modules: list = []
+    step = 0
+
+    @staticmethod
+    def where(modules: tuple | list, step: int) -> str:
+        """``"module 'features.3' (Conv2d), step 12"``, or ``""`` outside any module."""
+        if not modules:
+            return ""
+        root, inner = modules[0], modules[-1]
+        name = next((n for n, m in root.named_modules() if m is inner), "")
+        label = (f"module '{name}' ({type(inner).__name__})" if name
+                 else f"the model ({type(root).__name__})")
+        return f"{label}, step {step}"
 
     @staticmethod
     def check_forward(ctx: Context, out: np.ndarray) -> None:
         if np.issubdtype(out.dtype, np.floating) and not np.isfinite(out).all():
+            where = _Anomaly.where(_Anomaly.modules, _Anomaly.step)
             raise FloatingPointError(
                 f"detect_anomaly: {ctx.fn.__name__} produced {_describe_nonfinite(out)} "
-                "in its forward output"
+                f"in its forward output{f' in {where}' if where else ''}"
             )
 
     @staticmethod
     def check_backward(ctx: Context, grads: tuple) -> None:
         for i, g in enumerate(grads):
             if g is not None and not np.isfinite(g).all():
+                where = _Anomaly.where(*getattr(ctx, "anomaly_where", ((), 0)))
                 raise FloatingPointError(
                     f"detect_anomaly: {ctx.name} produced {_describe_nonfinite(g)} "
                     f"in the gradient of its input {i}"
+                    + (f" (its forward ran in {where})" if where else "")
                 )
 
 
@@ -193,7 +215,11 @@ def _describe_nonfinite(a: np.ndarray) -> str:
 class detect_anomaly(contextlib.ContextDecorator):
     """Raise ``FloatingPointError`` at the first op whose output or gradient is NaN/Inf.
 
-    Slows every op down (each result is scanned), so use it for debugging only.
+    The message names the op, the module it ran in (by its name in the outermost model,
+    e.g. ``module '3' (Linear)``) and the step: the number of forward passes of the
+    outermost model since detection began (for a backward error, the step whose forward
+    built that part of the graph). Slows every op down (each result is scanned), so use it
+    for debugging only.
     """
 
     def __init__(self) -> None:
@@ -201,6 +227,8 @@ class detect_anomaly(contextlib.ContextDecorator):
 
     def __enter__(self) -> None:
         self._previous.append(_Anomaly.enabled)
+        if not _Anomaly.enabled:
+            _Anomaly.step = 0
         _Anomaly.enabled = True
 
     def __exit__(self, *exc: object) -> None:

@@ -451,3 +451,44 @@ def test_grad_mode_decorators_survive_recursion_and_nesting() -> None:
             pass
         with pytest.raises(FloatingPointError):
             minidl.tensor([-1.0]).log()
+
+
+def test_detect_anomaly_names_the_module_and_the_step() -> None:
+    from minidl import nn
+
+    class Log(nn.Module):
+        def forward(self, x):
+            return x.log()
+
+    minidl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Sequential(nn.Linear(4, 2), Log()))
+    for p in model.parameters():
+        p.data[...] = 1.0 if p.ndim == 2 else 0.0
+    with minidl.detect_anomaly():
+        x = minidl.ones(5, 3) * 0.01
+        for _ in range(2):  # steps 1 and 2 are fine ...
+            model(x)
+        with minidl.no_grad():  # ... step 3 takes the log of negative numbers
+            model[1][0].weight.data[...] = -1.0
+        with np.errstate(invalid="ignore"), pytest.raises(
+                FloatingPointError, match=r"Log produced 10 NaN and 0 Inf values \(of 10\) in "
+                r"its forward output in module '1\.1' \(Log\), step 3$"):
+            model(x)
+        assert minidl.autograd._Anomaly.modules == []  # unwound by the error
+
+
+def test_detect_anomaly_names_the_module_of_a_backward_error() -> None:
+    from minidl import nn
+
+    class Sqrt(nn.Module):
+        def forward(self, x):
+            return x.sqrt()
+
+    model = nn.Sequential(nn.Identity(), Sqrt())
+    x = minidl.tensor([0.0, 4.0], requires_grad=True)
+    with minidl.detect_anomaly(), np.errstate(divide="ignore"):
+        y = model(x).sum()
+        with pytest.raises(FloatingPointError, match=r"SqrtBackward produced 0 NaN and 1 Inf "
+                           r"values \(of 2\) in the gradient of its input 0 \(its forward ran "
+                           r"in module '1' \(Sqrt\), step 1\)"):
+            y.backward()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from minidl.autograd import is_grad_enabled
+from minidl.autograd import _Anomaly, is_grad_enabled
 from minidl.nn import backward_hooks
 from minidl.nn.parameter import Parameter
 from minidl.tensor import Tensor, _RemovableHandle
@@ -56,6 +56,21 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _Anomaly.enabled:
+            return self._call_tracked(*args, **kwargs)
+        return self._call(*args, **kwargs)
+
+    def _call_tracked(self, *args: Any, **kwargs: Any) -> Any:
+        """``_call`` inside detect_anomaly: keep the stack of running modules for reports."""
+        if not _Anomaly.modules:
+            _Anomaly.step += 1
+        _Anomaly.modules.append(self)
+        try:
+            return self._call(*args, **kwargs)
+        finally:
+            _Anomaly.modules.pop()
+
+    def _call(self, *args: Any, **kwargs: Any) -> Any:
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
