@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
+from timing import time_steps
 
 import minidl
 from minidl import data, diagnostics, models, nn, optim
@@ -46,21 +45,6 @@ def step_fn(x: minidl.Tensor, y: minidl.Tensor, probes: tuple[str, ...]) -> Call
         opt.step()
 
     return step
-
-
-def time_steps(fns: dict[str, Callable[[], None]], rounds: int, steps: int) -> dict[str, float]:
-    """Median ms per step, the variants interleaved round by round."""
-    for fn in fns.values():
-        for _ in range(5):
-            fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                fn()
-            times[name].append((time.perf_counter() - start) / steps * 1e3)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import time_steps
 
 # Imported before torch (which is imported inside functions): minidl sets
 # OMP_WAIT_POLICY=PASSIVE (minidl/_openmp.py) unless the environment has a value, and
@@ -100,21 +101,6 @@ def torch_step_fn(x: np.ndarray, y: np.ndarray):
         opt.step()
 
     return step
-
-
-def time_steps(fns: dict, rounds: int, steps: int) -> dict[str, float]:
-    """Median ms per step, the variants interleaved round by round."""
-    for fn in fns.values():
-        for _ in range(3):
-            fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                fn()
-            times[name].append((time.perf_counter() - start) / steps * 1e3)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def profile_step(step, steps: int = 10) -> None:
@@ -225,7 +211,7 @@ def main() -> None:
     xs, ys, _, _ = load_mnist(BATCH)
     xb, yb = xs[:BATCH].copy(), ys[:BATCH].astype(np.int64)
     fns = {"minidl": minidl_step_fn(xb, yb), "torch": torch_step_fn(xb, yb)}
-    step_ms = time_steps(fns, args.rounds, 5)
+    step_ms = time_steps(fns, args.rounds, 5, warmup=3)
     print("\n| per training step (batch 128, Adam) | ms | ratio to PyTorch |\n|---|---|---|")
     for name, label in (("minidl", "minidl"), ("torch", "PyTorch CPU")):
         print(f"| {label} | {step_ms[name]:.1f} | {step_ms[name] / step_ms['torch']:.2f} |")

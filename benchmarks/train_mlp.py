@@ -22,6 +22,7 @@ import sys
 import time
 
 import numpy as np
+from timing import time_steps
 
 import minidl
 from minidl import data, models, nn, optim
@@ -110,21 +111,6 @@ def numpy_step_fn(x: np.ndarray, y: np.ndarray):
             p_ -= (1e-3 / c1) * m_ / (np.sqrt(v_ / c2) + 1e-8)
 
     return step
-
-
-def time_steps(fns: dict, rounds: int, steps: int) -> dict[str, float]:
-    """Median ms per step, the variants interleaved round by round."""
-    for fn in fns.values():
-        for _ in range(5):
-            fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                fn()
-            times[name].append((time.perf_counter() - start) / steps * 1e3)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 # ----------------------------------------------------------------------------- full runs

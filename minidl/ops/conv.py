@@ -13,6 +13,7 @@ import numpy as np
 
 from minidl.autograd import Context, Function
 from minidl.kernels import conv as _conv
+from minidl.ops.arguments import int_pair
 from minidl.tensor import Tensor
 
 IntPair = int | tuple[int, int]
@@ -49,22 +50,6 @@ class Conv2d(Function):
         return gx, gw, gb, None, None, None, None, None
 
 
-def _int_pair(label: str, value: Any, minimum: int) -> tuple[int, int]:
-    """``value`` as a pair of ints, each at least ``minimum``."""
-    def is_int(v: Any) -> bool:
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-    if is_int(value):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(map(is_int, value)):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise TypeError(f"conv2d: {label} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"conv2d: {label} must be at least {minimum}, got {value!r}")
-    return pair
-
-
 def parse_options(kernel_size: tuple[int, int], stride: Any, padding: Any, dilation: Any,
                   groups: Any) -> tuple[tuple[int, int], tuple[int, int, int, int],
                                         tuple[int, int], int]:
@@ -76,8 +61,8 @@ def parse_options(kernel_size: tuple[int, int], stride: Any, padding: Any, dilat
         Naming the argument and the value (``'same'`` with a stride other than 1, an
         unknown padding string, a negative padding, a stride, dilation or groups below 1).
     """
-    stride = _int_pair("stride", stride, 1)
-    dilation = _int_pair("dilation", dilation, 1)
+    stride = int_pair("conv2d", "stride", stride, 1)
+    dilation = int_pair("conv2d", "dilation", dilation, 1)
     if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
     if isinstance(padding, str):
@@ -90,7 +75,7 @@ def parse_options(kernel_size: tuple[int, int], stride: Any, padding: Any, dilat
                 f"(stride {stride}); pad explicitly instead")
         pad = _conv.padding_amounts(padding, kernel_size, dilation)
     else:
-        ph, pw = _int_pair("padding", padding, 0)
+        ph, pw = int_pair("conv2d", "padding", padding, 0)
         pad = (ph, ph, pw, pw)
     return stride, pad, dilation, int(groups)
 

@@ -23,6 +23,7 @@ import numba
 import numpy as np
 
 from minidl.autograd import Context, Function
+from minidl.ops.arguments import int_pair
 from minidl.tensor import Tensor
 
 IntPair = int | tuple[int, int]
@@ -134,22 +135,6 @@ def _window_mean_backward(grad, h0, h1, w0, w1, divisor, gx):
 # ---------------------------------------------------------------------------- argument checks
 
 
-def _pair(fn: str, label: str, value: Any, minimum: int) -> tuple[int, int]:
-    """``value`` (an int or a pair of ints) as a pair, each at least ``minimum``."""
-    def is_int(v: Any) -> bool:
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-    if is_int(value):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(map(is_int, value)):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise TypeError(f"{fn}: {label} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{fn}: {label} must be at least {minimum}, got {value!r}")
-    return pair
-
-
 def _check_input(fn: str, input: Any) -> None:
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn}: input must be a Tensor, got {type(input).__name__}")
@@ -174,11 +159,11 @@ def check_pool_args(fn: str, kernel_size: IntPair, stride: IntPair | None, paddi
                     dilation: IntPair) -> tuple[tuple[int, int], ...]:
     """Checked ``kernel_size, stride, padding, dilation`` as pairs (``fn`` names the caller in
     errors); ``stride`` None (or empty) means ``kernel_size``."""
-    k = _pair(fn, "kernel_size", kernel_size, 1)
+    k = int_pair(fn, "kernel_size", kernel_size, 1)
     s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else \
-        _pair(fn, "stride", stride, 1)
-    p = _pair(fn, "padding", padding, 0)
-    d = _pair(fn, "dilation", dilation, 1)
+        int_pair(fn, "stride", stride, 1)
+    p = int_pair(fn, "padding", padding, 0)
+    d = int_pair(fn, "dilation", dilation, 1)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(
             f"{fn}: padding {padding} must be at most half of kernel_size {kernel_size} "
