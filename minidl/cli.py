@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import minidl
+from minidl import experiments
 from minidl.models import INITS, activation_names
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
@@ -25,6 +27,29 @@ Each run writes, in --out: history.json (per-epoch losses, accuracies, times),
 curves.png (loss and accuracy curves), results.md (the table printed below) and
 checkpoint.npz (model and optimizer state, loadable with minidl.train.load_checkpoint).
 """
+
+RUN_EXAMPLES = """\
+examples:
+  minidl run --list
+  minidl run vanishing_gradients --quick            # a first look in seconds
+  minidl run self_normalization --seeds 0,1,2 --out runs/selu
+  minidl run activation_shootout --seeds 0,1,2 --workers 2
+
+Each run's result is saved in DIR/runs/ as it completes; running the same command again
+resumes an interrupted sweep. The figures and report.md are written to DIR at the end.
+"""
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated seeds such as 0,1,2, got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(
+            f"seeds must be distinct non-negative integers, got {text!r}")
+    return seeds
 
 
 def _positive_int(text: str) -> int:
@@ -50,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minidl",
         description="minidl: a small deep-learning library for learning how neural networks "
-        "train. Run `minidl train --help` to train a network on MNIST.",
+        "train. Run `minidl train --help` to train a network on MNIST, `minidl run --list` "
+        "for the named experiments.",
     )
     parser.add_argument("--version", action="version", version=f"minidl {minidl.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -114,6 +140,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="output folder (default: runs/<dataset>-<model>-<activation>-seed<N>)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    experiment = sub.add_parser(
+        "run",
+        help="run a named experiment (vanishing gradients, dead ReLU, SELU, ...) and write "
+        "its report",
+        description="Run one of minidl's named experiments over its settings and seeds, "
+        "then write its figures (PNG) and report.md.",
+        epilog=RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    experiment.add_argument("name", nargs="?", choices=experiments.available(),
+                            metavar="NAME", help="the experiment (see --list)")
+    experiment.add_argument("--list", action="store_true",
+                            help="list the experiments and exit")
+    experiment.add_argument("--quick", action="store_true",
+                            help="small data and few epochs: a smoke test in seconds to a "
+                            "minute, not a result")
+    experiment.add_argument("--seeds", type=_seeds, default=(0,), metavar="S1,S2,...",
+                            help="seeds; every setting runs once per seed (default: 0)")
+    experiment.add_argument("--out", type=Path, default=None, metavar="DIR",
+                            help="output folder; a sweep interrupted there resumes where it "
+                            "stopped (default: runs/<name>[-quick])")
+    experiment.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                            metavar="N",
+                            help="runs at once in a local process pool (default: the number "
+                            "of CPUs, %(default)s; 1 runs them in this process)")
     return parser
 
 
@@ -189,6 +241,26 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_command(args: argparse.Namespace) -> int:
+    if args.list or args.name is None:
+        width = max(map(len, experiments.available()))
+        for name in experiments.available():
+            print(f"{name:<{width}}  {experiments.runner.title(name)}")
+        return 0
+    out = args.out or Path("runs") / f"{args.name}{'-quick' if args.quick else ''}"
+    print(f"minidl {minidl.__version__}: {args.name}{' (quick)' if args.quick else ''}, seeds "
+          f"{','.join(map(str, args.seeds))}, {args.workers} worker(s), results in {out}/",
+          flush=True)
+    result = experiments.run(args.name, args.quick, args.seeds, out=out, workers=args.workers,
+                             progress=True)
+    for title in result.tables:
+        print(f"\n{title}\n\n{result.markdown(title)}")
+    print(f"\n{len(result.runs)} runs, {result.run_seconds:.0f} s of run time, "
+          f"{result.seconds:.0f} s wall-clock; wrote report.md and {len(result.figures)} "
+          f"figure(s) to {out}/")
+    return 0
+
+
 def model_summary(args: argparse.Namespace) -> str:
     if args.model == "cnn":
         return f"conv32-conv64-pool-fc128-10 {args.activation}"
@@ -202,10 +274,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    command = train_command if args.command == "train" else run_command
     try:
-        return train_command(args)
+        return command(args)
     except (FileNotFoundError, ValueError, RuntimeError, FloatingPointError) as e:
-        print(f"minidl train: error: {e}", file=sys.stderr)
+        print(f"minidl {args.command}: error: {e}", file=sys.stderr)
         return 1
 
 

@@ -41,7 +41,8 @@ from minidl import random as _random
 from minidl.diagnostics import to_markdown
 from minidl.train import _atomic_write
 
-EXPERIMENTS = (
+#: Experiment name -> the module that defines it, in the order the course takes them.
+EXPERIMENTS = {name: f"minidl.experiments._{name}" for name in (
     "activation_gallery",
     "vanishing_gradients",
     "exploding_gradients",
@@ -50,7 +51,7 @@ EXPERIMENTS = (
     "initialization",
     "relu_family",
     "activation_shootout",
-)
+)}
 
 
 @dataclass
@@ -146,10 +147,15 @@ def available() -> list[str]:
     return list(EXPERIMENTS)
 
 
+def title(name: str) -> str:
+    """The one-line title of experiment ``name``."""
+    return _module(name).TITLE
+
+
 def _module(name: str) -> Any:
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
-    return importlib.import_module(f"minidl.experiments._{name}")
+    return importlib.import_module(EXPERIMENTS[name])
 
 
 def _seeds(seed: int | Sequence[int]) -> list[int]:
@@ -185,10 +191,12 @@ def _plain(value: Any) -> Any:
                     "saved; return numbers, strings, lists and dicts")
 
 
-def run_one(name: str, spec: dict) -> tuple[dict, float]:
-    """Run one planned run of experiment ``name``: seed, run, and return its result as
-    JSON data with the seconds it took. Module-level so that executors can pickle it."""
-    module = _module(name)
+def run_one(module: str, spec: dict) -> tuple[dict, float]:
+    """One planned run of the experiment defined in ``module`` (an import path): seed, run,
+    and return the result as JSON data with the seconds it took. Module-level, and given
+    the module rather than the experiment's name, so that an executor's worker processes
+    can import and run it."""
+    module = importlib.import_module(module)
     _random.manual_seed(spec["seed"])
     start = time.perf_counter()
     result = module.run(spec)
@@ -222,7 +230,8 @@ def run(name: str, quick: bool = False, seed: int | Sequence[int] = 0, *,
     Parameters
     ----------
     name : str
-        One of ``available()``.
+        One of ``available()`` (a key of ``EXPERIMENTS``, which maps each name to the
+        module that defines it; add an entry to run an experiment of your own).
     quick : bool
         Small data and few epochs: minutes for all experiments together, for CI and for
         a first look. Quick results show the qualitative effect, not the published numbers.
@@ -238,7 +247,9 @@ def run(name: str, quick: bool = False, seed: int | Sequence[int] = 0, *,
         process. Ignored when ``executor`` is given.
     executor : concurrent.futures.Executor, optional
         Where to run the runs instead, e.g. a Dask distributed client's
-        ``client.get_executor()`` to spread a sweep over a cluster.
+        ``client.get_executor()`` to spread a sweep over a cluster. Each run must get a
+        process of its own while it runs (minidl's random generator is per process), so
+        thread pools are refused.
     progress : bool
         Print a line as each run completes.
     """
@@ -249,6 +260,10 @@ def run(name: str, quick: bool = False, seed: int | Sequence[int] = 0, *,
     if executor is not None and not isinstance(executor, cf.Executor):
         raise TypeError(f"executor must be a concurrent.futures.Executor, got "
                         f"{type(executor).__name__}")
+    if isinstance(executor, cf.ThreadPoolExecutor):
+        raise TypeError("executor: a ThreadPoolExecutor cannot run experiments: minidl has one "
+                        "random generator per process, so runs in threads would reseed each "
+                        "other; use a process pool (workers=N) or a cluster's executor")
     specs = module.plan(bool(quick), seeds)
     keys = [s["key"] for s in specs]
     if len(set(keys)) != len(keys):
@@ -275,14 +290,14 @@ def run(name: str, quick: bool = False, seed: int | Sequence[int] = 0, *,
     start = time.perf_counter()
     if pending and executor is None and workers == 1:
         for spec in pending:
-            done(spec, run_one(name, spec))
+            done(spec, run_one(module.__name__, spec))
     elif pending:
         own = executor is None
         pool = executor or cf.ProcessPoolExecutor(
             min(workers, len(pending)), mp_context=multiprocessing.get_context("spawn"),
             initializer=_share_threads, initargs=(min(workers, len(pending)),))
         try:
-            futures = {pool.submit(run_one, name, spec): spec for spec in pending}
+            futures = {pool.submit(run_one, module.__name__, spec): spec for spec in pending}
             for future in cf.as_completed(futures):
                 done(futures[future], future.result())
         finally:
