@@ -11,6 +11,7 @@ from minidl import (
     _openmp,  # noqa: F401  (first of all: the OpenMP wait policy, before Numba's threads)
     activations,
     autograd,  # before tensor.py and functional.py, which build on it
+    backend,
     data,
     diagnostics,
     functional,
@@ -28,6 +29,7 @@ from minidl.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from minidl.backend import Device, device
 from minidl.creation import (
     arange,
     eye,
@@ -60,7 +62,8 @@ from minidl.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "arange", "autograd", "bool_", "cat", "data", "detect_anomaly", "diagnostics",
+    "activations", "arange", "autograd", "backend", "bool_", "cat", "data", "detect_anomaly",
+    "Device", "device", "diagnostics",
     "enable_grad", "eye", "float32", "float64", "full", "Function", "functional",
     "get_default_dtype",
     "get_kernel_backend", "get_rng_state", "gradcheck", "GradcheckError", "initial_seed", "int64",

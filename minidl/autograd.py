@@ -145,14 +145,24 @@ class Function:
         raw = []
         needs = []
         track = False
+        kind = None
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.data)
                 needs.append(a.requires_grad)
                 track = track or a.requires_grad
+                if kind is None:
+                    kind = type(a.data)
+                elif type(a.data) is not kind:
+                    _check_one_device(cls, args)
             else:
                 raw.append(a)
                 needs.append(False)
+        if kind is not None and kind is not np.ndarray:
+            # Constant arrays an op is given (dropout masks, one-hot targets) are made on
+            # the host; they follow the tensors to their device.
+            device = backend.device_of(next(a.data for a in args if isinstance(a, Tensor)))
+            raw = [backend.to_device(r, device) if type(r) is np.ndarray else r for r in raw]
         track = track and _GradMode.enabled
         ctx = Context(cls, args, tuple(needs)) if track else Context(cls, (), ())
         out = cls.forward(ctx, *raw, **kwargs)
@@ -160,6 +170,16 @@ class Function:
             _Anomaly.check_forward(ctx, out)
             ctx.anomaly_where = (tuple(_Anomaly.modules), _Anomaly.step)
         return Tensor._make(out, ctx) if track else Tensor._make(out)
+
+
+def _check_one_device(fn: type[Function], args: tuple) -> None:
+    """Raise if the tensors among ``args`` live on more than one device."""
+    devices = list(dict.fromkeys(a.device for a in args if isinstance(a, Tensor)))
+    if len(devices) > 1:
+        raise RuntimeError(
+            f"{fn.__name__}: expected all tensors on one device, but found {devices[0]} and "
+            f"{devices[1]}; move them with .to(device) (a model with model.to(device))"
+        )
 
 
 class _Anomaly:
@@ -335,4 +355,5 @@ def run_backward(tensor: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
 
 # Function.apply wraps results in Tensor, and tensor.py builds on this module, so the
 # import comes last: minidl/__init__ imports this module first.
+from minidl import backend  # noqa: E402
 from minidl.tensor import Tensor  # noqa: E402

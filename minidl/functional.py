@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from minidl import kernels
+from minidl import backend, kernels
 from minidl import random as _random
 from minidl.autograd import Context, Function, is_grad_enabled
 from minidl.kernels.activations import REGISTRY as _ACTIVATIONS
@@ -822,6 +822,17 @@ class Cast(Function):
         return grad.astype(ctx.dtype), None
 
 
+class ToDevice(Function):
+    @staticmethod
+    def forward(ctx: Context, x: Any, device: backend.Device) -> Any:
+        ctx.source = backend.device_of(x)
+        return backend.to_device(x, device)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple:
+        return backend.to_device(grad, ctx.source), None
+
+
 class Clone(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
@@ -875,6 +886,12 @@ def cast(input: Tensor, dtype: Any) -> Tensor:
     if input.requires_grad and dtype.kind != "f":
         return Tensor._make(input.data.astype(dtype))
     return Cast.apply(input, dtype)
+
+
+def to_device(input: Tensor, device: str | backend.Device) -> Tensor:
+    """A copy on ``device`` (``'cpu'``, ``'cuda'``, ``'cuda:N'``) that stays in the graph:
+    its gradient flows back to ``input``'s device. ``Tensor.to`` is the usual spelling."""
+    return ToDevice.apply(input, backend.device(device))
 
 
 def clone(input: Tensor) -> Tensor:

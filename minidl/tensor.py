@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from minidl import autograd
+from minidl import autograd, backend
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
@@ -38,6 +38,8 @@ def set_default_dtype(dtype: Any) -> None:
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
+    if backend.device_of(data).type == "cuda":
+        return backend.array_module(data).asarray(data, dtype=dtype).copy()
     if dtype is not None:
         return np.array(data, dtype=dtype)
     arr = np.array(data)
@@ -81,8 +83,9 @@ class Tensor:
     def _make(cls, data: np.ndarray, grad_fn: autograd.Context | None = None) -> Tensor:
         """Wrap an op's result without copying or checking (the hot path)."""
         t = object.__new__(Tensor)
-        # NumPy returns scalars, not 0-d arrays, from ops on 0-d arrays.
-        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        # NumPy returns scalars, not 0-d arrays, from ops on 0-d arrays; CuPy arrays stay.
+        t.data = data if type(data) is np.ndarray or backend.device_of(data).type == "cuda" \
+            else np.asarray(data)
         t.grad = None
         t.grad_fn = grad_fn
         t._hooks = []
@@ -204,8 +207,9 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> backend.Device:
+        """Where the data lives: ``device('cpu')`` (NumPy) or ``device('cuda:0')`` (CuPy)."""
+        return backend.device_of(self.data)
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         return self.data.shape if dim is None else self.data.shape[dim]
@@ -231,12 +235,15 @@ class Tensor:
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
-        """The data as an ``np.ndarray`` (shares memory)."""
+        """The data as an ``np.ndarray`` (shares memory); CPU tensors only."""
         if self._requires_grad:
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad; use "
                 "tensor.detach().numpy()"
             )
+        if type(self.data) is not np.ndarray:
+            raise TypeError(f"numpy: the tensor is on {self.device}; copy it to the host "
+                            "first with tensor.cpu()")
         return self.data
 
     def tolist(self) -> Any:
@@ -248,9 +255,28 @@ class Tensor:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
 
-    def to(self, dtype: Any) -> Tensor:
-        """Cast to ``dtype`` (differentiable)."""
-        return F.cast(self, dtype)
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+        """This tensor on another device and/or with another dtype (differentiable).
+
+        ``t.to('cuda')``, ``t.to(minidl.float64)``, ``t.to('cuda', minidl.float64)`` or
+        by keyword, as in PyTorch. Returns ``self`` when nothing changes; gradients flow
+        back to this tensor's device and dtype.
+        """
+        device, dtype = backend.to_arguments("to", args, dtype, device)
+        out = self
+        if device is not None and backend.device(device) != self.device:
+            out = F.to_device(out, backend.device(device))
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            out = F.cast(out, dtype)
+        return out
+
+    def cpu(self) -> Tensor:
+        """This tensor on the CPU (``self`` if it is there)."""
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Tensor:
+        """This tensor on GPU ``index`` (``self`` if it is there)."""
+        return self.to(f"cuda:{index}")
 
     def float(self) -> Tensor:
         return self.to(float32)
@@ -278,8 +304,10 @@ class Tensor:
         return int(self.item())
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
-        extras = []
+        host = self.data if type(self.data) is np.ndarray else backend.to_device(self.data,
+                                                                               backend.CPU)
+        body = np.array2string(host, separator=", ", prefix="tensor(", precision=4)
+        extras = [] if host is self.data else [f"device='{self.device}'"]
         if self.data.dtype not in (get_default_dtype(), int64, bool_):
             extras.append(f"dtype=minidl.{self.data.dtype}")
         if self.grad_fn is not None:

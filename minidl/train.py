@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from minidl import backend
 from minidl import random as _random
 from minidl.autograd import no_grad
 from minidl.nn.module import Module
@@ -119,17 +120,27 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _device(model: Module) -> backend.Device:
+    """The device of the model's parameters, where batches are moved to."""
+    return next((p.device for p in model.parameters()), backend.CPU)
+
+
 def evaluate(model: Module, loader: Iterable, loss_fn: LossFn) -> dict[str, float | None]:
     """Mean loss and accuracy of ``model`` over ``loader``, in eval mode without a graph.
+
+    Batches are moved to the model's device.
 
     The model's previous train/eval mode is restored afterwards.
     """
     was_training = model.training
     model.eval()
     total, loss_sum, correct, classification = 0, 0.0, 0.0, True
+    device = _device(model)
     try:
         with no_grad():
             for x, y in loader:
+                if device.type != "cpu":
+                    x, y = x.to(device), y.to(device)
                 out = model(x)
                 n = len(y)
                 loss_sum += loss_fn(out, y).item() * n
@@ -156,7 +167,8 @@ def fit(model: Module, optimizer: Any, loss_fn: LossFn, train_loader: Iterable,
         The network, an ``minidl.optim`` optimizer over its parameters, and a loss
         ``loss_fn(output, target) -> scalar Tensor``.
     train_loader, val_loader
-        Iterables of ``(input, target)`` batches (e.g. ``minidl.data.DataLoader``).
+        Iterables of ``(input, target)`` batches (e.g. ``minidl.data.DataLoader``), moved
+        to the model's device (``model.to('cuda')`` trains on the GPU).
         ``val_loader`` is evaluated after every epoch.
     epochs : int
         Number of passes over the training data.
@@ -183,6 +195,7 @@ def fit(model: Module, optimizer: Any, loss_fn: LossFn, train_loader: Iterable,
     if progress is None:
         progress = sys.stderr.isatty() or "ipykernel" in sys.modules
     history = History()
+    device = _device(model)
     from tqdm.auto import tqdm
 
     for epoch in range(1, epochs + 1):
@@ -192,6 +205,8 @@ def fit(model: Module, optimizer: Any, loss_fn: LossFn, train_loader: Iterable,
         bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", disable=not progress,
                    leave=False, unit="batch")
         for step, (x, y) in enumerate(bar, start=1):
+            if device.type != "cpu":
+                x, y = x.to(device), y.to(device)
             out = model(x)
             loss = loss_fn(out, y)
             value = loss.item()
@@ -268,7 +283,8 @@ def save_checkpoint(path: str | os.PathLike, model: Module, optimizer: Any = Non
     ``extra`` values (epoch, history, ...) — as one JSON entry. No pickles: a checkpoint
     can be loaded without trusting its author.
     """
-    arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
+    host = backend.CPU
+    arrays = {f"model/{k}": backend.to_device(v, host) for k, v in model.state_dict().items()}
     meta: dict[str, Any] = {"extra": extra, "rng_state": _random.get_rng_state()}
     if optimizer is not None:
         state = optimizer.state_dict()
@@ -276,8 +292,8 @@ def save_checkpoint(path: str | os.PathLike, model: Module, optimizer: Any = Non
         for idx, pstate in state["state"].items():
             scalars[str(idx)] = {}
             for key, value in pstate.items():
-                if isinstance(value, np.ndarray):
-                    arrays[f"optimizer/{idx}/{key}"] = value
+                if backend.device_of(value).type == "cuda" or isinstance(value, np.ndarray):
+                    arrays[f"optimizer/{idx}/{key}"] = backend.to_device(value, host)
                 else:
                     scalars[str(idx)][key] = value
         meta["optimizer"] = {"param_groups": state["param_groups"], "scalars": scalars}

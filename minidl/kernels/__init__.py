@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from minidl import backend as _backend
 from minidl.kernels import fastmath, reference
 from minidl.kernels.activations import REGISTRY, Activation
 
@@ -68,7 +69,13 @@ def _reference(act: Activation, dtype: np.dtype, suffix: str = "") -> Any:
 def forward(act: Activation, x: np.ndarray, params: Sequence[Any],
             out: np.ndarray | None = None, backend: str | None = None) -> np.ndarray:
     """``f(x, *params)`` elementwise, keeping ``x``'s dtype; by ``backend`` (default: the
-    current one)."""
+    current one). The numba backend runs arrays on a GPU through the numba.cuda kernels."""
+    if (backend or _state["backend"]) == "numba" and _on_gpu(x):
+        y = _gpu_forward(act, x, params)
+        if out is None:
+            return y
+        out[...] = y
+        return out
     if (backend or _state["backend"]) == "numba":
         from minidl.kernels import cpu
         return cpu.forward(act, x, params, out)
@@ -88,6 +95,8 @@ def backward(act: Activation, x: np.ndarray | None, y: np.ndarray | None, grad: 
     may be None there; the numpy backend needs both.
     """
     from minidl.kernels import cpu
+    if (backend or _state["backend"]) == "numba" and _on_gpu(grad):
+        return _gpu_backward(act, x, y, grad, params)
     if (backend or _state["backend"]) == "numba":
         return cpu.backward(act, x, y, grad, params)
     gx = grad * np.asarray(_reference(act, grad.dtype, "_grad")(x, y, *params), dtype=grad.dtype)
@@ -96,6 +105,38 @@ def backward(act: Activation, x: np.ndarray | None, y: np.ndarray | None, grad: 
                              dtype=grad.dtype) for name in act.dparams]
     layouts = [cpu.layout_of(grad, params[k]) for k in learnable]
     return gx, cpu.reduce_param_grads(gps, layouts, [params[k] for k in learnable], grad.shape)
+
+
+def _on_gpu(a: Any) -> bool:
+    return type(a) is not np.ndarray and _backend.device_of(a).type == "cuda"
+
+
+def _unwrap(a: Any) -> Any:
+    """The simulator's kernels take numba device arrays, not SimulatedCudaArray."""
+    if isinstance(a, _backend.SimulatedCudaArray):
+        from numba import cuda
+        return cuda.to_device(np.ascontiguousarray(a.view(np.ndarray)))
+    return a
+
+
+def _rewrap(a: Any, like: Any) -> Any:
+    if isinstance(like, _backend.SimulatedCudaArray):
+        return a.copy_to_host().view(_backend.SimulatedCudaArray)
+    return a
+
+
+def _gpu_forward(act: Activation, x: Any, params: Sequence[Any]) -> Any:
+    from minidl.kernels import cuda
+    return _rewrap(cuda.forward(act, _unwrap(x), [_unwrap(p) for p in params]), x)
+
+
+def _gpu_backward(act: Activation, x: Any, y: Any, grad: Any,
+                  params: Sequence[Any]) -> tuple[Any, list[Any]]:
+    from minidl.kernels import cuda
+    gx, param_grads = cuda.backward(act, _unwrap(x), _unwrap(y), _unwrap(grad),
+                                    [_unwrap(p) for p in params])
+    device = _backend.device_of(grad)
+    return _rewrap(gx, grad), [_backend.to_device(g, device) for g in param_grads]
 
 
 _BUILTIN = dict(REGISTRY)  # user activations, even ones reusing a name, have no reference

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from minidl import backend
 from minidl.autograd import _Anomaly, is_grad_enabled
 from minidl.nn import backward_hooks
 from minidl.nn.parameter import Parameter
@@ -264,16 +265,33 @@ class Module:
             else:
                 param.grad[...] = 0
 
-    def to(self, dtype: Any) -> Module:
-        """Convert every floating-point parameter and buffer to ``dtype`` (in place)."""
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"Module.to: expected a floating-point dtype, got {dtype}")
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+        """Move every parameter and buffer to a device and/or convert the floating-point
+        ones to a dtype, in place: ``model.to('cuda')``, ``model.to(minidl.float64)``.
+
+        The parameters stay the same objects (only their data moves), so do it before
+        building the optimizer, whose state is created on the parameters' device.
+        """
+        device, dtype = backend.to_arguments("Module.to", args, dtype, device)
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError(f"Module.to: expected a floating-point dtype, got {dtype}")
+        dev = None if device is None else backend.device(device)
         for t in itertools.chain(self.parameters(), self.buffers()):
-            if t.dtype.kind == "f":
+            if dev is not None:
+                t.data = backend.to_device(t.data, dev)
+                t.grad = None if t.grad is None else backend.to_device(t.grad, dev)
+            if dtype is not None and t.dtype.kind == "f":
                 t.data = t.data.astype(dtype)
                 t.grad = None if t.grad is None else t.grad.astype(dtype)
         return self
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Module:
+        return self.to(f"cuda:{index}")
 
     def float(self) -> Module:
         return self.to(np.float32)
@@ -319,8 +337,10 @@ class Module:
         for key, tensor in own.items():
             if key not in state_dict:
                 continue
-            value = np.asarray(state_dict[key].data if isinstance(state_dict[key], Tensor)
-                               else state_dict[key])
+            value = state_dict[key].data if isinstance(state_dict[key], Tensor) \
+                else state_dict[key]
+            value = backend.to_device(value if backend.device_of(value).type == "cuda"
+                                      else np.asarray(value), tensor.device)
             if value.shape != tensor.shape:
                 problems.append(
                     f"size mismatch for {key!r}: the checkpoint has shape {value.shape}, "
