@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seed for initialisation, shuffling and dropout (default: 0)")
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="output folder (default: runs/<dataset>-<model>-<activation>-seed<N>)")
+    run.add_argument("--device", default="auto", metavar="DEV",
+                     help="cpu, cuda, cuda:N, or auto: CUDA when a GPU and CuPy are there, "
+                     "else the CPU (default: %(default)s)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     experiment = sub.add_parser(
@@ -185,6 +188,7 @@ def _optimizer(args: argparse.Namespace, params: list) -> object:
 def train_command(args: argparse.Namespace) -> int:
     from minidl import data, models, train
 
+    device = minidl.device(args.device)
     minidl.manual_seed(args.seed)
     dataset_cls = data.MNIST if args.dataset == "mnist" else data.FashionMNIST
     train_set = dataset_cls(args.data_dir, train=True, download=args.download)
@@ -200,6 +204,7 @@ def train_command(args: argparse.Namespace) -> int:
     else:
         model = models.mlp(784, args.hidden, 10, args.activation, args.dropout or 0.0,
                            args.init)
+    model.to(device)
     optimizer = _optimizer(args, list(model.parameters()))
     loss_fn = minidl.nn.CrossEntropyLoss()
     name = f"{args.dataset}-{args.model}-{args.activation}-seed{args.seed}"
@@ -207,7 +212,7 @@ def train_command(args: argparse.Namespace) -> int:
 
     print(f"minidl {minidl.__version__}: {args.model} {model_summary(args)} on {args.dataset} "
           f"({len(train_set)} training / {len(test_set)} test images), {args.optimizer} "
-          f"lr={args.lr}, batch {args.batch_size}, seed {args.seed}")
+          f"lr={args.lr}, batch {args.batch_size}, seed {args.seed}, on {device}")
     header = f"{'epoch':>5}  {'train loss':>10}  {'train acc':>9}  {'test loss':>9}  " \
              f"{'test acc':>8}  {'time (s)':>8}"
     print(header)
