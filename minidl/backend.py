@@ -153,7 +153,7 @@ class _SimulatedCupy:
 
     @staticmethod
     def asarray(a: Any, dtype: Any = None) -> SimulatedCudaArray:
-        return np.array(_host_view(a), dtype=dtype).view(SimulatedCudaArray)
+        return np.asarray(_host_view(a), dtype=dtype).view(SimulatedCudaArray)
 
     @staticmethod
     def asnumpy(a: Any) -> np.ndarray:
@@ -238,6 +238,19 @@ def array_module(array: Any) -> Any:
     return _cuda_status()[0] if device_of(array).type == "cuda" else np
 
 
+def asarray(a: Any, dtype: Any = None) -> Any:
+    """``np.asarray`` that leaves a ``cuda`` array on its device (CuPy refuses the implicit
+    copy to the host that ``np.asarray`` would make)."""
+    if type(a) is not np.ndarray and device_of(a).type == "cuda":
+        return array_module(a).asarray(a, dtype=dtype)
+    return np.asarray(a, dtype=dtype)
+
+
+def host(a: Any) -> np.ndarray:
+    """``a`` as a NumPy array in host memory (copied from the GPU if it is there)."""
+    return np.asarray(to_device(a, CPU))
+
+
 def to_device(array: Any, dev: Device) -> Any:
     """``array`` on ``dev`` (itself when it is there already)."""
     here = device_of(array)
@@ -247,6 +260,6 @@ def to_device(array: Any, dev: Device) -> Any:
         return _cuda_status()[0].asnumpy(array)
     module = _cuda_status()[0]
     if module is _SimulatedCupy:
-        return module.asarray(array)
+        return np.array(array).view(SimulatedCudaArray)
     with module.cuda.Device(dev.index):
         return module.asarray(array)

@@ -432,7 +432,7 @@ class MaxAll(Function):
     def forward(ctx: Context, x: np.ndarray, largest: bool) -> np.ndarray:
         y = x.max() if largest else x.min()
         ctx.save_for_backward(x, y)
-        return np.asarray(y)
+        return backend.asarray(y)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
@@ -512,7 +512,7 @@ def min(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  #
 def _arg_extreme(name: str, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
     pick = np.argmax if name == "argmax" else np.argmin
     if dim is None:
-        return Tensor._make(np.asarray(pick(input.data)))
+        return Tensor._make(backend.asarray(pick(input.data)))
     return Tensor._make(pick(input.data, axis=_axis(name, dim, input.ndim), keepdims=keepdim))
 
 
@@ -642,7 +642,7 @@ class Index(Function):
 def index(input: Tensor, idx: Any) -> Tensor:
     """``input[idx]`` with ints, slices, None, Ellipsis, integer and boolean arrays."""
     parts = idx if isinstance(idx, tuple) else (idx,)
-    parts = tuple(np.asarray(p.data if isinstance(p, Tensor) else p)
+    parts = tuple(backend.asarray(p.data if isinstance(p, Tensor) else p)
                   if isinstance(p, (Tensor, list, np.ndarray)) else p for p in parts)
     # An empty list selects nothing; np.asarray([]) is float64, so give it an index dtype.
     parts = tuple(np.zeros(0, np.int64) if isinstance(p, np.ndarray) and p.size == 0
@@ -874,7 +874,7 @@ def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> 
 
 def where(condition: Any, input: Operand, other: Operand) -> Tensor:
     """Elementwise ``input if condition else other``, with broadcasting."""
-    cond = np.asarray(_data(condition))
+    cond = backend.asarray(_data(condition))
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a boolean tensor, got dtype {cond.dtype}")
     return Where.apply(cond, *_operands(input, other))
@@ -1186,7 +1186,7 @@ def _reduce(per_sample: np.ndarray, reduction: str, denom: float) -> np.ndarray:
     if reduction == "none":
         return per_sample
     total = per_sample.sum()
-    return np.asarray(total / denom if reduction == "mean" else total, dtype=per_sample.dtype)
+    return backend.asarray(total / denom if reduction == "mean" else total, dtype=per_sample.dtype)
 
 
 def _reduced_grad(grad: np.ndarray, reduction: str, denom: float, ndim: int) -> Any:
@@ -1236,10 +1236,10 @@ def _class_targets(name: str, input: Tensor, target: Any, weight: Any, ignore_in
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     n, c = input.shape
-    t = np.asarray(_data(target))
+    t = backend.host(_data(target))
     w = None
     if weight is not None:
-        w = np.asarray(_data(weight), dtype=input.dtype)
+        w = backend.host(_data(weight)).astype(input.dtype)
         if w.shape != (c,):
             raise ValueError(
                 f"{name}: weight must have shape ({c},) (one per class), got {w.shape}"
@@ -1302,7 +1302,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood ``-input[i, target[i]]`` of log-probabilities (N, C)."""
     _check_reduction("nll_loss", reduction)
-    t = np.asarray(_data(target))
+    t = backend.host(_data(target))
     if t.dtype.kind == "f":
         raise TypeError(f"nll_loss: target must hold integer class indices, got dtype {t.dtype}")
     a, denom = _class_targets("nll_loss", input, t, weight, ignore_index, 0.0)
@@ -1388,8 +1388,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Operand, weight: Any
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _same_shape("binary_cross_entropy_with_logits", input, target)
     target = _float_target(target, input)
-    w = None if weight is None else np.asarray(_data(weight), dtype=input.dtype)
-    p = None if pos_weight is None else np.asarray(_data(pos_weight), dtype=input.dtype)
+    w = None if weight is None else backend.asarray(_data(weight), dtype=input.dtype)
+    p = None if pos_weight is None else backend.asarray(_data(pos_weight), dtype=input.dtype)
     for label, arr in (("weight", w), ("pos_weight", p)):
         if arr is not None:
             try:

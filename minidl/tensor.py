@@ -146,8 +146,8 @@ class Tensor:
         else:
             # A view, so that a leaf receiving it unchanged copies it rather than adopting
             # the caller's array as its .grad (see run_backward).
-            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
-                              dtype=self.data.dtype).view()
+            grad = backend.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
+                                   dtype=self.data.dtype).view()
             if grad.shape != self.shape:
                 raise RuntimeError(
                     f"backward: gradient has shape {grad.shape} but the tensor has shape "

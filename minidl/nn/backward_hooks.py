@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from minidl import backend
 from minidl.autograd import Context, Function
 from minidl.tensor import Tensor
 
@@ -52,7 +53,7 @@ class BackwardHookCall:
                     "input (None to keep it) or return None")
             for i, new in enumerate(result):
                 if new is not None:
-                    value = np.asarray(new.data if isinstance(new, Tensor) else new)
+                    value = backend.asarray(new.data if isinstance(new, Tensor) else new)
                     if grads[i] is None or value.shape != grads[i].shape:
                         raise RuntimeError(
                             f"backward hook of {type(self.module).__name__} returned a "

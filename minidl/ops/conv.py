@@ -1,8 +1,9 @@
 """2-D convolution as a differentiable op: ``conv2d`` (``minidl.functional.conv2d``).
 
 The arithmetic lives in ``minidl/kernels/conv.py`` (a readable reference and the fast
-im2col + BLAS path, with the formulas); this module checks the arguments, with errors
-that name the shapes, and records the op for autograd.
+im2col + BLAS path, with the formulas), and for tensors on a ``cuda`` device in
+``minidl/kernels/array_ops.py`` (the same im2col as CuPy array code); this module checks
+the arguments, with errors that name the shapes, and records the op for autograd.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from minidl.autograd import Context, Function
+from minidl.kernels import array_ops as _array_ops
 from minidl.kernels import conv as _conv
 from minidl.ops.arguments import int_pair
 from minidl.tensor import Tensor
@@ -33,7 +35,8 @@ class Conv2d(Function):
         ctx.save_for_backward(x, weight)
         ctx.options = (stride, padding, dilation, groups, unbatched)
         batch = x[None] if unbatched else x
-        y = _conv.conv2d_forward(batch, weight, bias, stride, padding, dilation, groups)
+        impl = _array_ops if _array_ops.on_device(x) else _conv
+        y = impl.conv2d_forward(batch, weight, bias, stride, padding, dilation, groups)
         return y[0] if unbatched else y
 
     @staticmethod
@@ -43,8 +46,9 @@ class Conv2d(Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         if unbatched:
             x, grad = x[None], grad[None]
-        gx, gw, gb = _conv.conv2d_backward(grad, x, weight, stride, padding, dilation, groups,
-                                           need_x, need_w, need_b)
+        impl = _array_ops if _array_ops.on_device(x) else _conv
+        gx, gw, gb = impl.conv2d_backward(grad, x, weight, stride, padding, dilation, groups,
+                                          need_x, need_w, need_b)
         if unbatched and gx is not None:
             gx = gx[0]
         return gx, gw, gb, None, None, None, None, None

@@ -16,7 +16,9 @@ it as one op, rather than composing means and divisions, saves memory (nothing b
 input and two numbers per statistic is kept) and several passes over it.
 
 Batch norm runs as Numba kernels over an ``(N, C, L)`` view of the input, parallel over
-channels, accumulating in float64 so that float32 statistics stay accurate.
+channels, accumulating in float64 so that float32 statistics stay accurate; for tensors
+on a ``cuda`` device, as the float64 array code of ``minidl/kernels/array_ops.py`` (run by
+CuPy). Layer norm is NumPy array code, which CuPy runs as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numba
 import numpy as np
 
 from minidl.autograd import Context, Function
+from minidl.kernels import array_ops as _array_ops
 from minidl.tensor import Tensor
 
 # ---------------------------------------------------------------------------- kernels
@@ -95,9 +98,15 @@ def _channel_affine2(g, x, mean, a, b, shift, out):
 # ---------------------------------------------------------------------------- batch norm
 
 
+def _contiguous(x: Any) -> Any:
+    """``x`` C-contiguous; a device array as it is (``np.ascontiguousarray`` would make a
+    host array of it, and its ``reshape`` copies when it must)."""
+    return x if _array_ops.on_device(x) else np.ascontiguousarray(x)
+
+
 def _ncl(x: np.ndarray) -> np.ndarray:
     """``x`` (N, C, *) as a C-contiguous ``(N, C, L)`` array."""
-    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+    return _contiguous(x).reshape(x.shape[0], x.shape[1], -1)
 
 
 class BatchNorm(Function):
@@ -106,6 +115,13 @@ class BatchNorm(Function):
                 running_var: Any, training: bool, momentum: float, eps: float) -> np.ndarray:
         xv = _ncl(x)
         channels = x.shape[1]
+        ctx.training = training
+        ctx.input_shape = x.shape
+        if _array_ops.on_device(x):
+            out, mean, invstd, w = _array_ops.batch_norm_forward(
+                xv, weight, bias, running_mean, running_var, training, momentum, eps)
+            ctx.save_for_backward(xv, mean, invstd, w)
+            return out.reshape(x.shape)
         if training:
             mean, var = np.empty(channels), np.empty(channels)
             _channel_stats(xv, mean, var)
@@ -123,8 +139,6 @@ class BatchNorm(Function):
         out = np.empty(xv.shape, dtype=x.dtype)
         _channel_affine(xv, mean, w * invstd, b, out)
         ctx.save_for_backward(xv, mean, invstd, w)
-        ctx.training = training
-        ctx.input_shape = x.shape
         return out.reshape(x.shape)
 
     @staticmethod
@@ -133,6 +147,11 @@ class BatchNorm(Function):
         gv = _ncl(grad)
         channels = xv.shape[1]
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if _array_ops.on_device(gv):
+            gx, gw, gb = _array_ops.batch_norm_backward(gv, xv, mean, invstd, w, ctx.training,
+                                                        need_x, need_w, need_b)
+            return (None if gx is None else gx.reshape(ctx.input_shape), gw, gb,
+                    None, None, None, None, None)
         sum_g, sum_gx = np.empty(channels), np.empty(channels)
         if need_w or need_b or (need_x and ctx.training):
             _channel_grad_sums(gv, xv, mean, sum_g, sum_gx)
@@ -238,7 +257,7 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: Any, bias: Any, size: int,
                 eps: float) -> np.ndarray:
-        rows = np.ascontiguousarray(x).reshape(-1, size)
+        rows = _contiguous(x).reshape(-1, size)
         # Statistics in float64: a float32 mean of values far from 0 (say 1e4 ± 1) is off
         # by its rounding error, which every normalised value would inherit.
         centred = rows - rows.mean(axis=1, keepdims=True, dtype=np.float64)
@@ -257,7 +276,7 @@ class LayerNorm(Function):
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
         xhat, rstd, w = ctx.saved_tensors
         x_shape, w_shape = ctx.shapes
-        g = np.ascontiguousarray(grad).reshape(xhat.shape)
+        g = _contiguous(grad).reshape(xhat.shape)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         gx = gw = gb = None
         if need_x:

@@ -11,7 +11,9 @@ start in the right padding is dropped); the same for ``OW``.
 
 The loops run over channel planes in parallel as Numba kernels. Every plane is
 independent, so the backward scatter needs no locking. The kernels are module-level
-functions with ``cache=True`` so that they compile once, not in every process.
+functions with ``cache=True`` so that they compile once, not in every process. Tensors on
+a ``cuda`` device go through the array versions in ``minidl/kernels/array_ops.py``
+instead (same results, run by CuPy).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numba
 import numpy as np
 
 from minidl.autograd import Context, Function
+from minidl.kernels import array_ops as _array_ops
 from minidl.ops.arguments import int_pair
 from minidl.tensor import Tensor
 
@@ -212,6 +215,8 @@ def _window(fn: str, input: Tensor, kernel_size: IntPair, stride: IntPair | None
 
 def _planes(x: np.ndarray) -> np.ndarray:
     """``x`` as a C-contiguous stack of channel planes ``(N·C, H, W)``."""
+    if _array_ops.on_device(x):  # np.ascontiguousarray would make a host array
+        return x.reshape(-1, *x.shape[-2:])
     return np.ascontiguousarray(x).reshape(-1, *x.shape[-2:])
 
 
@@ -224,6 +229,9 @@ class MaxPool2d(Function):
                 sink: list | None) -> np.ndarray:
         planes = _planes(x)
         out_hw = (rows[0].size, cols[0].size)
+        if _array_ops.on_device(x):
+            out, idx, ctx.geometry = _array_ops.max_pool2d_forward(planes, rows, cols, window)
+            return MaxPool2d._finish(ctx, x, out, idx, out_hw, sink)
         out = np.empty((planes.shape[0], *out_hw), dtype=x.dtype)
         idx = np.empty(out.shape, dtype=np.int64)
         kh, kw, sh, sw, ph, pw, dh, dw = window
@@ -233,6 +241,11 @@ class MaxPool2d(Function):
             _max_pool_tiles_forward(planes, rows, cols, kh, kw, out, idx)
         else:
             _max_pool_forward(planes, rows, cols, sh, sw, ph, pw, dh, dw, out, idx)
+        return MaxPool2d._finish(ctx, x, out, idx, out_hw, sink)
+
+    @staticmethod
+    def _finish(ctx: Context, x: np.ndarray, out: np.ndarray, idx: np.ndarray,
+                out_hw: tuple[int, int], sink: list | None) -> np.ndarray:
         ctx.save_for_backward(idx)
         ctx.input_shape = x.shape
         if sink is not None:  # apply returns one tensor; the indices leave through here
@@ -244,6 +257,9 @@ class MaxPool2d(Function):
         (idx,) = ctx.saved_tensors
         shape = ctx.input_shape
         planes = idx.shape[0]
+        if _array_ops.on_device(grad):
+            gx = _array_ops.max_pool2d_backward(grad.reshape(idx.shape), idx, ctx.geometry)
+            return gx.reshape(shape), None, None, None, None
         gx = np.empty((planes, shape[-2] * shape[-1]), dtype=grad.dtype)
         _max_pool_backward(np.ascontiguousarray(grad).reshape(planes, -1),
                            idx.reshape(planes, -1), gx)
@@ -327,16 +343,24 @@ class AvgPool2d(Function):
     def forward(ctx: Context, x: np.ndarray, h0: np.ndarray, h1: np.ndarray, w0: np.ndarray,
                 w1: np.ndarray, divisor: np.ndarray) -> np.ndarray:
         planes = _planes(x)
+        ctx.input_shape = x.shape
+        if _array_ops.on_device(x):
+            out, (rh, rw) = _array_ops.window_mean_forward(planes, h0, h1, w0, w1, divisor)
+            ctx.save_for_backward(rh, rw, divisor)
+            return out.reshape(*x.shape[:-2], h0.size, w0.size)
         out = np.empty((planes.shape[0], h0.size, w0.size), dtype=x.dtype)
         _window_mean_forward(planes, h0, h1, w0, w1, divisor, out)
-        ctx.input_shape = x.shape
         ctx.save_for_backward(h0, h1, w0, w1, divisor)
         return out.reshape(*x.shape[:-2], h0.size, w0.size)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
-        h0, h1, w0, w1, divisor = ctx.saved_tensors
         shape = ctx.input_shape
+        if _array_ops.on_device(grad):
+            rh, rw, divisor = ctx.saved_tensors
+            gx = _array_ops.window_mean_backward(_planes(grad), (rh, rw), divisor)
+            return gx.reshape(shape), None, None, None, None, None
+        h0, h1, w0, w1, divisor = ctx.saved_tensors
         gx = np.empty((int(np.prod(shape[:-2])), *shape[-2:]), dtype=grad.dtype)
         _window_mean_backward(_planes(grad), h0, h1, w0, w1, divisor, gx)
         return gx.reshape(shape), None, None, None, None, None
