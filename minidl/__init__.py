@@ -14,7 +14,9 @@ from minidl import (
     backend,
     data,
     diagnostics,
+    experiments,
     functional,
+    homework,
     models,
     nn,
     optim,
@@ -63,7 +65,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "activations", "arange", "autograd", "backend", "bool_", "cat", "data", "detect_anomaly",
-    "Device", "device", "diagnostics",
+    "Device", "device", "diagnostics", "experiments", "homework",
     "enable_grad", "eye", "float32", "float64", "full", "Function", "functional",
     "get_default_dtype",
     "get_kernel_backend", "get_rng_state", "gradcheck", "GradcheckError", "initial_seed", "int64",

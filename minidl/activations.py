@@ -32,7 +32,9 @@ from minidl.kernels import activations as _scalar
 from minidl.kernels.activations import Activation
 from minidl.nn import activation as _modules
 
-__all__ = ["Activation", "available", "get", "register"]
+__all__ = ["Activation", "available", "get", "register", "unregister"]
+
+_BUILTIN = frozenset(_scalar.REGISTRY)
 
 
 def available() -> dict[str, dict[str, Any]]:
@@ -76,3 +78,23 @@ def register(name: str, module: str, f: Callable, df: Callable,
     F.install_activation(act)
     setattr(nn, module, _modules.install_module(act))
     return act
+
+
+def unregister(name: str) -> None:
+    """Remove an activation added with ``register``: ``F.<name>``, its ``nn`` module and its
+    compiled kernels. minidl's own activations cannot be removed.
+    """
+    if name in _BUILTIN:
+        raise ValueError(f"unregister: {name!r} is one of minidl's own activations")
+    act = get(name)
+    del _scalar.REGISTRY[name]
+    if getattr(F, name, None) is not None:
+        delattr(F, name)
+    for namespace in (nn, _modules):
+        if getattr(namespace, act.module, None) is not None:
+            delattr(namespace, act.module)
+    _modules.ACTIVATION_MODULES.pop(act.module, None)
+    from minidl.kernels import cpu
+    for cache in (cpu._MODULES, cpu._SCALARS):
+        for key in [k for k in cache if k[0] == name]:
+            del cache[key]

@@ -51,7 +51,6 @@ from minidl import nn
 from minidl.kernels import cpu, reference
 from minidl.kernels import fastmath as fm
 from minidl.kernels.activations import REGISTRY, SELU_ALPHA, SELU_SCALE
-from minidl.nn import activation as nn_activation
 
 try:
     import torch
@@ -1143,18 +1142,6 @@ def _swish_numpy(x, beta):
     return x * s, s + beta * x * s * (1.0 - s)
 
 
-def _unregister(name, module):
-    REGISTRY.pop(name, None)
-    for namespace in (F, nn, nn_activation):
-        if hasattr(namespace, name if namespace is F else module):
-            delattr(namespace, name if namespace is F else module)
-    nn.ACTIVATION_MODULES.pop(module, None)
-    for key in [k for k in cpu._MODULES if k[0] == name]:
-        del cpu._MODULES[key]
-    for key in [k for k in cpu._SCALARS if k[0] == name]:
-        del cpu._SCALARS[key]
-
-
 @pytest.fixture
 def swish():
     """Swish-β registered the homework way (docs/adding-an-activation.md), removed after."""
@@ -1162,7 +1149,7 @@ def swish():
     act = minidl.activations.register(name, module, swish_f, swish_df, params={"beta": 1.0},
                                       formula="x·σ(βx)")
     yield act
-    _unregister(name, module)
+    minidl.activations.unregister(name)
     assert name not in REGISTRY and not hasattr(F, name) and not hasattr(nn, module)
     assert module not in minidl.activations.available()
 
@@ -1174,7 +1161,28 @@ def learnable_swish():
     act = minidl.activations.register(name, module, swish_f, swish_df, params={"beta": 1.0},
                                       dparams={"beta": swish_dbeta})
     yield act
-    _unregister(name, module)
+    minidl.activations.unregister(name)
+
+
+def test_registering_again_replaces_the_kernels(swish):
+    x = minidl.tensor([-1.0, 2.0])
+    before = F.swish_test(x).data
+    minidl.activations.register("swish_test", "SwishTest", lambda x, beta: 3.0 * x,
+                                lambda x, y, beta: 3.0, params={"beta": 1.0})
+    np.testing.assert_array_equal(F.swish_test(x).data, [-3.0, 6.0])
+    assert not np.array_equal(before, [-3.0, 6.0])
+
+
+def test_unregister_removes_everything_and_spares_builtins():
+    minidl.activations.register("gone_test", "GoneTest", lambda x: x, lambda x, y: 1.0)
+    F.gone_test(minidl.ones(2))
+    minidl.activations.unregister("gone_test")
+    assert not hasattr(F, "gone_test") and not hasattr(nn, "GoneTest")
+    assert "GoneTest" not in minidl.activations.available()
+    with pytest.raises(KeyError, match="unknown activation 'gone_test'"):
+        minidl.activations.unregister("gone_test")
+    with pytest.raises(ValueError, match="one of minidl's own activations"):
+        minidl.activations.unregister("relu")
 
 
 def test_registered_activation_is_everywhere(swish):

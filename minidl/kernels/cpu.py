@@ -96,7 +96,7 @@ def _retarget(fn: Callable, math_module: Any, memo: dict, compile: bool = True) 
 
 
 _MATH_NAMES = ("exp", "expm1", "log1p", "tanh", "erf", "erfc")
-_SCALARS: dict[tuple[str, str], tuple] = {}
+_SCALARS: dict[tuple[str, str], tuple[Activation, tuple]] = {}
 _MEMOS: dict[str, dict] = {"float32": {}, "float64": {}}
 _MATH: dict[str, Any] = {"float64": math}
 
@@ -118,14 +118,17 @@ def scalar_functions(name: str, dtype: str) -> tuple[Callable, Callable, tuple[C
     Called by the generated kernel files when they are imported.
     """
     key = (name, dtype)
-    if key not in _SCALARS:
-        act = REGISTRY[name]
+    act = REGISTRY[name]
+    # Keyed by the registered object too: registering a corrected activation under the
+    # same name (as a student fixing homework does) must not reuse the old functions.
+    if key not in _SCALARS or _SCALARS[key][0] is not act:
         memo = _MEMOS[dtype]
         math_module = _math_module(dtype)
-        _SCALARS[key] = (_retarget(act.f, math_module, memo),
-                         _retarget(act.df, math_module, memo),
-                         tuple(_retarget(g, math_module, memo) for g in act.dparams.values()))
-    return _SCALARS[key]
+        _SCALARS[key] = (act, (_retarget(act.f, math_module, memo),
+                               _retarget(act.df, math_module, memo),
+                               tuple(_retarget(g, math_module, memo)
+                                     for g in act.dparams.values())))
+    return _SCALARS[key][1]
 
 
 # ---------------------------------------------------------------------------- code generation

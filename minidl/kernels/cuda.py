@@ -71,17 +71,17 @@ def _retarget(fn: Callable, memo: dict) -> Callable:
     return memo[fn]
 
 
-_DEVICE: dict[str, tuple] = {}
+_DEVICE: dict[str, tuple[Activation, tuple]] = {}
 _MEMO: dict = {}
 
 
 def device_functions(name: str) -> tuple[Callable, Callable, tuple[Callable, ...]]:
     """``(f, df, dparams)`` of a registered activation as CUDA device functions."""
-    if name not in _DEVICE:
-        act = REGISTRY[name]
-        _DEVICE[name] = (_retarget(act.f, _MEMO), _retarget(act.df, _MEMO),
-                         tuple(_retarget(g, _MEMO) for g in act.dparams.values()))
-    return _DEVICE[name]
+    act = REGISTRY[name]
+    if name not in _DEVICE or _DEVICE[name][0] is not act:  # re-registered: recompile
+        _DEVICE[name] = (act, (_retarget(act.f, _MEMO), _retarget(act.df, _MEMO),
+                               tuple(_retarget(g, _MEMO) for g in act.dparams.values())))
+    return _DEVICE[name][1]
 
 
 # ---------------------------------------------------------------------------- code generation
