@@ -142,6 +142,12 @@ class ExperimentResult:
         return report
 
 
+def quick_default() -> bool:
+    """Whether experiments run in quick mode when not told: ``MINIDL_QUICK`` set to anything
+    but ``''`` or ``'0'`` (CI and the notebooks' smoke runs set ``MINIDL_QUICK=1``)."""
+    return os.environ.get("MINIDL_QUICK", "") not in ("", "0")
+
+
 def available() -> list[str]:
     """The names of the experiments, in the order the course takes them."""
     return list(EXPERIMENTS)
@@ -222,7 +228,7 @@ def _saved(path: Path, spec: dict) -> dict | None:
     return saved if saved.get("spec") == spec else None
 
 
-def run(name: str, quick: bool = False, seed: int | Sequence[int] = 0, *,
+def run(name: str, quick: bool | None = None, seed: int | Sequence[int] = 0, *,
         out: str | os.PathLike | None = None, workers: int = 1,
         executor: cf.Executor | None = None, progress: bool = False) -> ExperimentResult:
     """Run the experiment ``name`` over its activations (or settings) and seeds.
@@ -232,9 +238,10 @@ def run(name: str, quick: bool = False, seed: int | Sequence[int] = 0, *,
     name : str
         One of ``available()`` (a key of ``EXPERIMENTS``, which maps each name to the
         module that defines it; add an entry to run an experiment of your own).
-    quick : bool
+    quick : bool, optional
         Small data and few epochs: minutes for all experiments together, for CI and for
         a first look. Quick results show the qualitative effect, not the published numbers.
+        Default: ``quick_default()``, i.e. the ``MINIDL_QUICK`` environment variable.
     seed : int or sequence of int
         One seed, or several: each setting runs once per seed.
     out : path, optional
@@ -255,6 +262,7 @@ def run(name: str, quick: bool = False, seed: int | Sequence[int] = 0, *,
     """
     module = _module(name)
     seeds = _seeds(seed)
+    quick = quick_default() if quick is None else bool(quick)
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if executor is not None and not isinstance(executor, cf.Executor):
