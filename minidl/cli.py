@@ -169,7 +169,54 @@ def build_parser() -> argparse.ArgumentParser:
                             metavar="N",
                             help="runs at once in a local process pool (default: the number "
                             "of CPUs, %(default)s; 1 runs them in this process)")
+
+    notebooks = sub.add_parser(
+        "notebooks",
+        help="open the course notebooks in JupyterLab",
+        description="Start JupyterLab in minidl's notebooks folder (the course: 00_tour to "
+        "09_inside_the_kernels, and exercises/). Needs the notebooks extra: "
+        "pip install -e '.[notebooks]'.",
+    )
+    notebooks.add_argument("--dir", type=Path, default=None, metavar="DIR",
+                           help="notebooks folder (default: the one in minidl's source "
+                           "checkout)")
+    notebooks.add_argument("--port", type=_positive_int, default=None,
+                           help="port for JupyterLab (default: its own choice)")
+    notebooks.add_argument("--no-browser", action="store_true",
+                           help="do not open a browser window (print the URL instead)")
     return parser
+
+
+def notebooks_folder() -> Path:
+    """The course notebooks of a source checkout (they are not installed with the package)."""
+    folder = Path(minidl.__file__).resolve().parent.parent / "notebooks"
+    if not (folder / "00_tour.ipynb").is_file():
+        raise FileNotFoundError(
+            f"no notebooks at {folder}: they ship with minidl's source checkout, not with an "
+            "installed package. Clone the repository and pip install -e '.[notebooks]' there, "
+            "or pass --dir")
+    return folder
+
+
+def notebooks_command(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    folder = args.dir or notebooks_folder()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--dir {folder} is not a folder")
+    jupyter = shutil.which("jupyter")
+    if jupyter is None or subprocess.run([jupyter, "lab", "--version"],
+                                         capture_output=True).returncode != 0:
+        raise RuntimeError("JupyterLab is not installed: pip install 'minidl[notebooks]' (or "
+                           "pip install -e '.[notebooks]' in a checkout)")
+    command = [jupyter, "lab", f"--notebook-dir={folder}"]
+    if args.port:
+        command.append(f"--port={args.port}")
+    if args.no_browser:
+        command.append("--no-browser")
+    print(f"minidl: starting JupyterLab in {folder} (Ctrl-C to stop)", flush=True)
+    return subprocess.call(command)
 
 
 def _optimizer(args: argparse.Namespace, params: list) -> object:
@@ -256,8 +303,8 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"minidl {minidl.__version__}: {args.name}{' (quick)' if args.quick else ''}, seeds "
           f"{','.join(map(str, args.seeds))}, {args.workers} worker(s), results in {out}/",
           flush=True)
-    result = experiments.run(args.name, args.quick, args.seeds, out=out, workers=args.workers,
-                             progress=True)
+    result = experiments.run(args.name, args.quick or None, args.seeds, out=out,
+                             workers=args.workers, progress=True)
     for title in result.tables:
         print(f"\n{title}\n\n{result.markdown(title)}")
     print(f"\n{len(result.runs)} runs, {result.run_seconds:.0f} s of run time, "
@@ -279,10 +326,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    command = train_command if args.command == "train" else run_command
+    command = {"train": train_command, "run": run_command,
+               "notebooks": notebooks_command}[args.command]
     try:
         return command(args)
-    except (FileNotFoundError, ValueError, RuntimeError, FloatingPointError) as e:
+    except (FileNotFoundError, ValueError, RuntimeError, FloatingPointError, OSError) as e:
         print(f"minidl {args.command}: error: {e}", file=sys.stderr)
         return 1
 
