@@ -16,6 +16,7 @@ matplotlib is imported on first use, keeping ``import minidl`` fast.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,10 @@ def plot_history(history: History | Mapping[str, History], title: str | None = N
 def _figure(rows: int, cols: int, panel: tuple[float, float] = (3.2, 2.6)) -> Any:
     """A constrained-layout Figure sized for ``rows`` x ``cols`` panels."""
     from matplotlib.figure import Figure
+    if "IPython" in sys.modules and "matplotlib.pyplot" not in sys.modules:
+        # Importing pyplot in a kernel sets up Jupyter's display of figures, so a returned
+        # Figure shows as a picture even before any pyplot call.
+        import matplotlib.pyplot  # noqa: F401
     return Figure(figsize=(panel[0] * cols, panel[1] * rows), layout="constrained")
 
 

@@ -47,6 +47,14 @@ def jupyterlab(tmp_path: Path):
     saves lands in the repository)."""
     folder = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", folder)
+    # Every cell in the page (no virtual scrolling, which leaves off-screen outputs out of
+    # the DOM), and no news pop-up.
+    settings = tmp_path / "settings"
+    for plugin, values in (("notebook-extension/tracker", '{"windowingMode": "none"}'),
+                           ("apputils-extension/notification", '{"fetchNews": "false"}')):
+        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(values)
     port, token = _free_port(), secrets.token_hex(16)
     jupyter = Path(sys.executable).parent / "jupyter"
     log = open(tmp_path / "jupyterlab.log", "w")
@@ -54,7 +62,9 @@ def jupyterlab(tmp_path: Path):
         [str(jupyter if jupyter.exists() else "jupyter"), "lab", "--no-browser",
          f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={token}",
          f"--notebook-dir={folder}", "--ServerApp.open_browser=False",
-         "--LabApp.news_url=", "--LabServerApp.extension_manager=readonly"],
+         "--LabApp.news_url=", "--LabServerApp.extension_manager=readonly", "--allow-root",
+         f"--LabApp.user_settings_dir={settings}",
+         f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"],
         stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "MINIDL_QUICK": "1", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")})
     base = f"http://127.0.0.1:{port}"
@@ -88,6 +98,11 @@ def test_tour_runs_in_jupyterlab_and_shows_its_figure_and_widget(jupyterlab, tmp
         try:
             page.goto(f"{base}/lab/tree/00_tour.ipynb?token={token}", timeout=120_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+            # A fresh JupyterLab may ask which kernel to start; take the notebook's own.
+            try:
+                page.get_by_role("button", name="Select", exact=True).click(timeout=15_000)
+            except sync_api.TimeoutError:
+                pass
             # The kernel must be idle before Run All, or the command is queued behind startup.
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                    timeout=120_000)

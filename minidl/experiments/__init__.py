@@ -19,7 +19,7 @@ from minidl.experiments._initialization import initialization
 from minidl.experiments._relu_family import relu_family
 from minidl.experiments._self_normalization import self_normalization
 from minidl.experiments._vanishing_gradients import vanishing_gradients
-from minidl.experiments.runner import ExperimentResult, Report, available, run
+from minidl.experiments.runner import ExperimentResult, Report, available, quick_default, run
 
 __all__ = [
     "ExperimentResult",
@@ -30,6 +30,7 @@ __all__ = [
     "dead_relu",
     "exploding_gradients",
     "initialization",
+    "quick_default",
     "relu_family",
     "run",
     "self_normalization",
