@@ -69,36 +69,41 @@ def torch_cnn():
 # ----------------------------------------------------------------------------- per step
 
 
-def minidl_step_fn(x: np.ndarray, y: np.ndarray):
+def minidl_step_fn(x: np.ndarray, y: np.ndarray, device: str = "cpu"):
     from minidl import models, nn, optim
 
-    model = models.mnist_cnn("relu")
+    model = models.mnist_cnn("relu").to(device)
     opt = optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
-    xb, yb = minidl.Tensor(x), minidl.Tensor(y)
+    xb, yb = minidl.Tensor(x).to(device), minidl.Tensor(y).to(device)
 
     def step() -> None:
         loss = loss_fn(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if device != "cpu":  # GPU work is asynchronous: wait for it before the clock stops
+            import cupy
+            cupy.cuda.Device().synchronize()
 
     return step
 
 
-def torch_step_fn(x: np.ndarray, y: np.ndarray):
+def torch_step_fn(x: np.ndarray, y: np.ndarray, device: str = "cpu"):
     import torch
 
-    model = torch_cnn()
+    model = torch_cnn().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
-    xb, yb = torch.from_numpy(x), torch.from_numpy(y)
+    xb, yb = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def step() -> None:
         loss = loss_fn(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if device != "cpu":
+            torch.cuda.synchronize()
 
     return step
 
@@ -120,13 +125,13 @@ def profile_step(step, steps: int = 10) -> None:
 # ----------------------------------------------------------------------------- full runs
 
 
-def minidl_run(seed: int, epochs: int, limit: int | None) -> dict:
+def minidl_run(seed: int, epochs: int, limit: int | None, device: str = "cpu") -> dict:
     from minidl import data, models, nn, optim
     from minidl.train import evaluate, fit
 
     xs, ys, xt, yt = load_mnist(limit)
     minidl.manual_seed(seed)
-    model = models.mnist_cnn("relu")
+    model = models.mnist_cnn("relu").to(device)
     opt = optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     train_loader = data.DataLoader(data.TensorDataset(minidl.Tensor(xs), minidl.Tensor(ys)),
@@ -137,45 +142,49 @@ def minidl_run(seed: int, epochs: int, limit: int | None) -> dict:
     return {"acc": evaluate(model, test_loader, loss_fn)["acc"], "epoch_s": history["time"]}
 
 
-def torch_run(seed: int, epochs: int, limit: int | None) -> dict:
+def torch_run(seed: int, epochs: int, limit: int | None, device: str = "cpu") -> dict:
     import torch
 
     xs, ys, xt, yt = load_mnist(limit)
     torch.manual_seed(seed)
-    model = torch_cnn()
+    model = torch_cnn().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
-    x_train, y_train = torch.from_numpy(xs), torch.from_numpy(ys.astype(np.int64))
+    x_train = torch.from_numpy(xs).to(device)
+    y_train = torch.from_numpy(ys.astype(np.int64)).to(device)
     times = []
     for _ in range(epochs):
         model.train()
         start = time.perf_counter()
-        perm = torch.randperm(len(x_train))
+        perm = torch.randperm(len(x_train), device=device)
         for i in range(0, len(perm), BATCH):
             idx = perm[i:i + BATCH]
             loss = loss_fn(model(x_train[idx]), y_train[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
+        if device != "cpu":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     model.eval()
     with torch.no_grad():
-        pred = torch.cat([model(torch.from_numpy(xt[i:i + 1000])).argmax(1)
-                          for i in range(0, len(xt), 1000)]).numpy()
+        pred = torch.cat([model(torch.from_numpy(xt[i:i + 1000]).to(device)).argmax(1)
+                          for i in range(0, len(xt), 1000)]).cpu().numpy()
     return {"acc": float((pred == yt).mean()), "epoch_s": times}
 
 
-def child(library: str, seed: int, epochs: int, limit: int | None) -> None:
+def child(library: str, seed: int, epochs: int, limit: int | None, device: str) -> None:
     set_threads()
     run = minidl_run if library == "minidl" else torch_run
-    result = run(seed, epochs, limit)
+    result = run(seed, epochs, limit, device)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
 
-def run_in_child(library: str, seed: int, epochs: int, limit: int | None) -> dict:
+def run_in_child(library: str, seed: int, epochs: int, limit: int | None, device: str) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", library, "--seed",
-           str(seed), "--epochs", str(epochs)] + ([] if limit is None else ["--limit", str(limit)])
+           str(seed), "--epochs", str(epochs), "--device", device] \
+        + ([] if limit is None else ["--limit", str(limit)])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{library} seed {seed} failed:\n{proc.stderr[-3000:]}")
@@ -193,11 +202,13 @@ def main() -> None:
     parser.add_argument("--steps-only", action="store_true", help="only the per-step timing")
     parser.add_argument("--profile", action="store_true", help="profile minidl's step")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu or cuda: both libraries run there (default: %(default)s)")
     parser.add_argument("--child", choices=("minidl", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.seed, args.epochs, args.limit)
+        child(args.child, args.seed, args.epochs, args.limit, args.device)
         return
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.quick:
@@ -210,10 +221,11 @@ def main() -> None:
           f"torch {torch.__version__}, python {platform.python_version()}")
     xs, ys, _, _ = load_mnist(BATCH)
     xb, yb = xs[:BATCH].copy(), ys[:BATCH].astype(np.int64)
-    fns = {"minidl": minidl_step_fn(xb, yb), "torch": torch_step_fn(xb, yb)}
+    fns = {"minidl": minidl_step_fn(xb, yb, args.device),
+           "torch": torch_step_fn(xb, yb, args.device)}
     step_ms = time_steps(fns, args.rounds, 5, warmup=3)
     print("\n| per training step (batch 128, Adam) | ms | ratio to PyTorch |\n|---|---|---|")
-    for name, label in (("minidl", "minidl"), ("torch", "PyTorch CPU")):
+    for name, label in (("minidl", "minidl"), ("torch", f"PyTorch {args.device}")):
         print(f"| {label} | {step_ms[name]:.1f} | {step_ms[name] / step_ms['torch']:.2f} |")
     if args.profile:
         profile_step(fns["minidl"])
@@ -221,7 +233,7 @@ def main() -> None:
     if not args.steps_only:
         for seed in seeds:
             for name in ("minidl", "torch"):
-                r = run_in_child(name, seed, args.epochs, args.limit)
+                r = run_in_child(name, seed, args.epochs, args.limit, args.device)
                 results["runs"][name][seed] = r
                 print(f"{name} seed {seed}: test acc {r['acc']:.4f}, epoch times "
                       + ", ".join(f"{t:.1f}" for t in r["epoch_s"])
@@ -243,7 +255,7 @@ def summary(runs: dict, epochs: int, seeds: list[int], limit: int | None) -> str
     data = "full MNIST" if limit is None else f"{limit} training images"
     lines = [f"\n| {epochs} epochs on {data}, seeds {seeds} | test accuracy (mean ± sd) | "
              "s per epoch (median) | epoch-time ratio | peak RSS MB |", "|---|---|---|---|---|"]
-    for label, s in (("minidl", m), ("PyTorch CPU", t)):
+    for label, s in (("minidl", m), ("PyTorch", t)):
         lines.append(f"| {label} | {100 * s[0]:.2f}% ± {100 * s[1]:.2f} | {s[2]:.1f} | "
                      f"{s[2] / t[2]:.2f} | {s[3]:.0f} |")
     lines.append(f"\naccuracy difference (minidl - PyTorch): {100 * (m[0] - t[0]):+.2f} points")
