@@ -579,3 +579,24 @@ def test_option_switched_on_mid_training_gets_fresh_state(cls, option, value, en
     opt.step()
     assert entry in opt.state[layer.weight]
     assert not np.array_equal(layer.weight.data, before)
+
+
+def test_step_hooks_run_around_the_update_and_can_be_removed() -> None:
+    w = minidl.nn.Parameter(np.array([1.0, -2.0], dtype=np.float32))
+    opt = optim.SGD([w], lr=1.0)
+    seen = []
+    pre = opt.register_step_pre_hook(lambda o, args, kwargs: seen.append(("pre", w.data.copy())))
+    post = opt.register_step_post_hook(lambda o, a, k: seen.append(("post", w.data.copy())))
+    clip = opt.register_step_pre_hook(lambda o, a, k: minidl.nn.utils.clip_grad_value_([w], 0.5))
+    w.grad = np.array([3.0, -0.25], dtype=np.float32)
+    opt.step()
+    np.testing.assert_array_equal(w.data, [0.5, -1.75])  # the clip ran before the update
+    assert [k for k, _ in seen] == ["pre", "post"]
+    np.testing.assert_array_equal(seen[0][1], [1.0, -2.0])
+    np.testing.assert_array_equal(seen[1][1], [0.5, -1.75])
+    for handle in (pre, post, clip):
+        handle.remove()
+    w.grad = np.array([1.0, 1.0], dtype=np.float32)
+    opt.step()
+    assert len(seen) == 2
+    np.testing.assert_array_equal(w.data, [-0.5, -2.75])

@@ -22,7 +22,7 @@ import numpy as np
 
 from minidl.autograd import enable_grad
 from minidl.nn.module import Module
-from minidl.tensor import Tensor
+from minidl.tensor import Tensor, _RemovableHandle
 
 ParamsLike = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -76,6 +76,8 @@ class Optimizer:
         # One scratch array per parameter, reused by every step for intermediate results.
         self._work: dict[Tensor, np.ndarray] = {}
         self._options_seen: dict[int, dict[str, Any]] = {}
+        self._step_pre_hooks: list[Callable] = []
+        self._step_post_hooks: list[Callable] = []
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -176,6 +178,24 @@ class Optimizer:
             elif p.grad is not None:
                 p.grad.fill(0)
 
+    def register_step_pre_hook(self, hook: Callable[[Optimizer, tuple, dict], None]
+                               ) -> _RemovableHandle:
+        """Call ``hook(optimizer, args, kwargs)`` at the start of every ``step`` (as in
+        PyTorch): the place for gradient clipping or for looking at gradients just before
+        they are applied. ``handle.remove()`` unregisters it.
+
+        >>> opt.register_step_pre_hook(lambda o, a, k: clip_grad_value_(params, 0.5))
+        """
+        self._step_pre_hooks.append(hook)
+        return _RemovableHandle(self._step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook: Callable[[Optimizer, tuple, dict], None]
+                                ) -> _RemovableHandle:
+        """Call ``hook(optimizer, args, kwargs)`` at the end of every ``step``, after the
+        parameters changed. ``handle.remove()`` unregisters it."""
+        self._step_post_hooks.append(hook)
+        return _RemovableHandle(self._step_post_hooks, hook)
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, in place.
 
@@ -199,6 +219,8 @@ class Optimizer:
 
         Both are raised before any parameter or state changes.
         """
+        for hook in list(self._step_pre_hooks):
+            hook(self, (closure,), {})
         loss = None
         if closure is not None:
             with enable_grad():
@@ -214,6 +236,8 @@ class Optimizer:
                 if work is None:
                     work = self._work[p] = np.empty_like(p.data)
                 self._update(p.data, p.grad, state, group, work)
+        for hook in list(self._step_post_hooks):
+            hook(self, (closure,), {})
         return loss
 
     def _ensure_state(self) -> None:
