@@ -371,8 +371,9 @@ def _text(chain_rows: list[dict], product_rows: list[dict], spread: dict[float, 
         "ratio, there at every gain, comes from the data and the averaging over the batch. "
         "The weight gradients "
         "‖∂L/∂Wˡ‖ = ‖δˡ hˡ⁻¹ᵀ‖ stay level across layers, because the signal hˡ⁻¹ grows "
-        "forward as fast as δˡ grows backward, but they are all huge for g = 2: the logits "
-        f"are 2^{depth} times too large and the initial loss is "
+        "forward as fast as δˡ grows backward, but they are all huge for g = 2: with zero "
+        f"biases all {depth + 1} linear layers scale the logits, which are "
+        f"2^{depth + 1} = {2 ** (depth + 1)} times too large, and the initial loss is "
         f"{initial_loss[max(spread)]:.3g} instead of ln 10 ≈ 2.3.",
         f"Training it with plain SGD (η = {LR}, batches of 64): without clipping the first "
         f"gradient has norm {unclipped['first ‖g‖']:.3g} and the largest "
