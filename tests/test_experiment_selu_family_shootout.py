@@ -253,7 +253,7 @@ def test_test_metrics_on_known_outputs():
 def test_clip_value_adam_clips_every_gradient_element_before_the_step():
     clipped = minidl.tensor(np.zeros(3), requires_grad=True)
     reference = minidl.tensor(np.zeros(3), requires_grad=True)
-    opt = _activation_shootout.ClipValueAdam([clipped], clip_value=0.5, lr=0.1)
+    opt = _activation_shootout.clip_value_adam([clipped], clip_value=0.5, lr=0.1)
     ref_opt = optim.Adam([reference], lr=0.1)
     # Adam's first step is ±lr whatever the gradient's size, so the second tells.
     for grad in (np.array([10.0, -10.0, 0.2]), np.array([0.1, 0.1, 0.1])):

@@ -10,13 +10,13 @@ reports categorical accuracy and computes the binary one beside it to show why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from minidl import nn, optim
-from minidl.autograd import enable_grad, no_grad
+from minidl.autograd import no_grad
 from minidl.experiments import data, runner
 from minidl.experiments._relu_family import mean_std
 from minidl.experiments.runner import ExperimentResult, Report
@@ -61,35 +61,24 @@ KERAS_EPSILON = 1e-7
 _CHANCE_BCE = -(0.1 * np.log(0.1) + 0.9 * np.log(0.9))
 
 
-class ClipValueAdam(optim.Adam):
+def clip_value_adam(params: Iterable, clip_value: float, **adam_options: Any) -> optim.Adam:
     """Adam that first clamps every gradient element to [−clip_value, clip_value], like
-    Keras' ``Adam(clipvalue=0.5)``: ``nn.utils.clip_grad_value_`` between ``backward`` and
-    the update, inside ``step`` so that ``minidl.train.fit`` needs no change.
+    Keras' ``Adam(clipvalue=0.5)``: ``nn.utils.clip_grad_value_`` in a step pre-hook, so
+    that ``minidl.train.fit`` needs no change.
 
     Parameters
     ----------
-    params : iterable of Tensor, or iterable of dict
-        As for ``optim.Adam``.
+    params : iterable of Tensor
     clip_value : float
         The largest absolute value a gradient element keeps.
     **adam_options
         ``lr``, ``betas``, ... as for ``optim.Adam``.
     """
-
-    def __init__(self, params: Iterable, clip_value: float, **adam_options: Any) -> None:
-        super().__init__(params, **adam_options)
-        self.clip_value = clip_value
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        # A closure recomputes the gradients, so it must run before they are clipped.
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
-        clip_grad_value_([p for group in self.param_groups for p in group["params"]],
-                         self.clip_value)
-        super().step()
-        return loss
+    params = list(params)
+    optimizer = optim.Adam(params, **adam_options)
+    optimizer.register_step_pre_hook(lambda opt, args, kwargs: clip_grad_value_(params,
+                                                                                clip_value))
+    return optimizer
 
 
 def test_metrics(model: Module, loader: Iterable) -> dict[str, float]:
@@ -140,7 +129,7 @@ def run(spec: dict) -> dict:
     """Train ``mnist_cnn`` with one activation (SELU gets LeCun init and AlphaDropout, as
     in the original) and measure the test set after every epoch."""
     model = mnist_cnn(ACTIVATIONS[spec["activation"]])
-    optimizer = ClipValueAdam(model.parameters(), clip_value=CLIP_VALUE, lr=LEARNING_RATE)
+    optimizer = clip_value_adam(model.parameters(), clip_value=CLIP_VALUE, lr=LEARNING_RATE)
     train = data.loader("mnist", train=True, limit=spec["train"], batch_size=BATCH_SIZE)
     test = data.loader("mnist", train=False, limit=spec["test"], batch_size=EVAL_BATCH_SIZE)
     # One pass over the test set per epoch gives every metric; fit's own validation would
@@ -186,7 +175,7 @@ def report(runs: list[tuple[dict, dict]], quick: bool, seeds: list[int]) -> Repo
         "original Keras notebook; SELU gets LeCun normal init and AlphaDropout there, as "
         "here. The other activations keep PyTorch's default init (Keras' default is Glorot "
         f"uniform). Adam (lr {LEARNING_RATE:g}) with every gradient element clipped to "
-        f"±{CLIP_VALUE} before the step (`ClipValueAdam`, Keras' `clipvalue`), batches of "
+        f"±{CLIP_VALUE} before the step (a step pre-hook, Keras' `clipvalue`), batches of "
         f"{BATCH_SIZE}, {settings['epochs']} epochs on {n_train} training images; the "
         f"test set ({n_test} images) is the validation data after every epoch, as in the "
         f"original (its `validation_data` overrides its `validation_split`). Seeds: "
