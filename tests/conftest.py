@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+# One BLAS thread, set before NumPy loads it: the suite's matrices are small, and two BLAS
+# threads competing with other processes for two cores made experiment tests 10-20x slower.
+# (The notebooks' kernels inherit it.)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import minidl
-from minidl import autograd
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import minidl  # noqa: E402
+from minidl import autograd  # noqa: E402
 
 settings.register_profile(
     "minidl", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -140,3 +140,15 @@ def test_the_cli_lists_the_experiments() -> None:
                             capture_output=True, text=True, timeout=120, env=os.environ)
     assert result.returncode == 0
     assert [line.split()[0] for line in result.stdout.splitlines()] == experiments.available()
+
+
+def test_pool_workers_get_their_share_of_blas_threads(toy: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    result = experiments.run("toy", seed=[0, 1], workers=2)
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    assert {r["blas_threads"] for _, r in result.runs} == {share}
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    result = experiments.run("toy", seed=[0, 1], workers=2)
+    assert {r["blas_threads"] for _, r in result.runs} == {"3"}, "the user's setting wins"

@@ -25,7 +25,8 @@ def run(spec: dict) -> dict:
     if spec["n"] < 0:
         raise ValueError("toy: n must be non-negative")
     draws = random.generator().standard_normal(spec["n"])
-    return {"draws": draws, "total": draws.sum(), "nan": float("nan")}
+    return {"draws": draws, "total": draws.sum(), "nan": float("nan"),
+            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
 
 
 def report(runs: list[tuple[dict, dict]], quick: bool, seeds: list[int]) -> Report:

@@ -24,13 +24,14 @@ experiment's name (``vanishing_gradients(quick=False, seed=0, **options)``, whic
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import importlib
 import json
 import math
 import multiprocessing
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,11 +213,27 @@ def run_one(module: str, spec: dict) -> tuple[dict, float]:
 
 def _share_threads(workers: int) -> None:
     """Worker-process initializer: split the machine's cores between the workers, so that
-    N workers with Numba's parallel kernels do not oversubscribe the CPU."""
+    N workers with Numba's parallel kernels do not oversubscribe the CPU (BLAS threads are
+    limited by ``_blas_threads``, before NumPy loads)."""
     import numba
 
     numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS,
                                      (os.cpu_count() or 1) // workers)))
+
+
+@contextlib.contextmanager
+def _blas_threads(threads: int | None) -> Iterator[None]:
+    """Set ``OPENBLAS_NUM_THREADS`` while worker processes start (it must be set before
+    they import NumPy), unless the user set it: N workers with all cores' worth of BLAS
+    threads each made small experiments 10-20x slower on a 2-core machine."""
+    if threads is None or "OPENBLAS_NUM_THREADS" in os.environ:
+        yield
+        return
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+    try:
+        yield
+    finally:
+        del os.environ["OPENBLAS_NUM_THREADS"]
 
 
 def _saved(path: Path, spec: dict) -> dict | None:
@@ -301,11 +318,15 @@ def run(name: str, quick: bool | None = None, seed: int | Sequence[int] = 0, *,
             done(spec, run_one(module.__name__, spec))
     elif pending:
         own = executor is None
+        n = min(workers, len(pending))
         pool = executor or cf.ProcessPoolExecutor(
-            min(workers, len(pending)), mp_context=multiprocessing.get_context("spawn"),
-            initializer=_share_threads, initargs=(min(workers, len(pending)),))
+            n, mp_context=multiprocessing.get_context("spawn"), initializer=_share_threads,
+            initargs=(n,))
         try:
-            futures = {pool.submit(run_one, module.__name__, spec): spec for spec in pending}
+            with _blas_threads(max(1, (os.cpu_count() or 1) // n) if own else None):
+                # The workers start here, as the runs are submitted, and read the variable.
+                futures = {pool.submit(run_one, module.__name__, spec): spec
+                           for spec in pending}
             for future in cf.as_completed(futures):
                 done(futures[future], future.result())
         finally:
