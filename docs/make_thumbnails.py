@@ -24,7 +24,7 @@ WIDTH = 320  # pixels
 
 def first_figure(path: Path) -> bytes:
     nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -45,6 +45,8 @@ def thumbnail(png: bytes, dest: Path) -> None:
 
 def main(prefixes: list[str]) -> None:
     os.environ["MINIDL_QUICK"] = "1"
+    # The kernels' matplotlib backend, as in tests/test_notebooks.py.
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     out = ROOT / "docs" / "thumbnails"
     out.mkdir(exist_ok=True)
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
