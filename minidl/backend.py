@@ -191,6 +191,7 @@ def device(spec: str | Device = "auto") -> Device:
     return dev
 
 
+@lru_cache(maxsize=1)  # asked on every .to('cuda'), e.g. for each batch in fit
 def _device_count() -> int:
     from numba import cuda
 

@@ -264,8 +264,8 @@ class Tensor:
         """
         device, dtype = backend.to_arguments("to", args, dtype, device)
         out = self
-        if device is not None and backend.device(device) != self.device:
-            out = F.to_device(out, backend.device(device))
+        if device is not None and (device := backend.device(device)) != self.device:
+            out = F.to_device(out, device)
         if dtype is not None and np.dtype(dtype) != out.dtype:
             out = F.cast(out, dtype)
         return out

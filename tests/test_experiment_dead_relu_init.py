@@ -7,10 +7,10 @@ Each experiment runs once per module (seed 0) and the tests read its runs and ta
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
+from experiment_checks import assert_saves, assert_well_formed
 
 from minidl import experiments, nn
 from minidl.experiments import _dead_relu, _initialization
@@ -38,28 +38,12 @@ def test_plan_is_json_with_unique_keys_per_seed(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_result_has_tables_figures_and_text(results, name):
-    result = results[name]
-    assert result.quick and result.seeds == [0]
-    assert result.tables and all(rows for rows in result.tables.values())
-    assert result.figures and result.text
-    for rows in result.tables.values():
-        for row in rows:
-            assert not any(isinstance(v, float) and not math.isfinite(v) for v in row.values())
-    markdown = result.to_markdown()
-    assert markdown.startswith(f"# {result.title}")
-    for title in result.tables:
-        assert f"## {title}" in markdown
-        assert result.markdown(title) in markdown
+    assert_well_formed(results[name])
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_save_writes_report_and_pngs(results, name, tmp_path):
-    result = results[name]
-    report = result.save(tmp_path)
-    assert report == tmp_path / "report.md"
-    assert report.read_text().startswith(f"# {result.title}")
-    for stem in result.figures:
-        assert (tmp_path / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_saves(results[name], tmp_path)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from experiment_checks import assert_saves, assert_well_formed
 
 from minidl import experiments
 from minidl.experiments import _exploding_gradients, _vanishing_gradients
@@ -25,29 +26,12 @@ def results() -> dict:
 # ------------------------------------------------------------------- the report machinery
 @pytest.mark.parametrize("name", NAMES)
 def test_result_has_tables_figures_and_text(results, name):
-    result = results[name]
-    assert result.quick and result.seeds == [0]
-    assert result.tables and all(rows for rows in result.tables.values())
-    assert result.figures and result.text
-    for rows in result.tables.values():
-        for row in rows:
-            assert not any(isinstance(v, float) and not math.isfinite(v) for v in row.values())
-    markdown = result.to_markdown()
-    assert markdown.startswith(f"# {result.title}")
-    for title in result.tables:
-        assert f"## {title}" in markdown
-        assert result.markdown(title) in markdown
+    assert_well_formed(results[name])
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_save_writes_report_and_pngs(results, name, tmp_path):
-    result = results[name]
-    report = result.save(tmp_path)
-    assert report == tmp_path / "report.md"
-    assert report.read_text().startswith(f"# {result.title}")
-    for stem in result.figures:
-        png = tmp_path / f"{stem}.png"
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_saves(results[name], tmp_path)
 
 
 @pytest.mark.parametrize("name", NAMES)

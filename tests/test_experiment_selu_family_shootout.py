@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 import pytest
+from experiment_checks import assert_saves
 
 import minidl
 from minidl import nn, optim
@@ -106,11 +107,8 @@ def test_selu_plan_is_json_with_unique_keys():
 
 
 def test_selu_save_writes_report_and_pngs(selu_result, tmp_path):
-    report = selu_result.save(tmp_path)
-    assert report == tmp_path / "report.md"
-    assert "Self-normalisation" in report.read_text()
-    for stem in ("depth_profile", "selu_map"):
-        assert (tmp_path / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+    assert_saves(selu_result, tmp_path)
+    assert "Self-normalisation" in (tmp_path / "report.md").read_text()
 
 
 # ------------------------------------------------------------------------- relu_family
@@ -217,9 +215,8 @@ def test_shootout_table_figure_and_text(shootout_result):
 
 
 def test_shootout_save_writes_report_and_png(shootout_result, tmp_path):
-    shootout_result.save(tmp_path)
+    assert_saves(shootout_result, tmp_path)
     assert (tmp_path / "report.md").read_text().startswith("# Activation shoot-out")
-    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_shootout_uses_the_original_activations():

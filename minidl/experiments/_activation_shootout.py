@@ -18,8 +18,7 @@ import numpy as np
 from minidl import nn, optim
 from minidl.autograd import no_grad
 from minidl.experiments import data, runner
-from minidl.experiments._relu_family import mean_std
-from minidl.experiments.runner import ExperimentResult, Report
+from minidl.experiments.runner import ExperimentResult, Report, seed_cell
 from minidl.models import mnist_cnn
 from minidl.nn.module import Module
 from minidl.nn.utils import clip_grad_value_
@@ -156,12 +155,12 @@ def report(runs: list[tuple[dict, dict]], quick: bool, seeds: list[int]) -> Repo
         last = [h[-1] for h in histories]
         rows.append({
             "activation": LABELS[name],
-            "test loss (CE)": mean_std([r["val_loss"] for r in last]),
-            "test acc": mean_std([r["val_acc"] for r in last]),
-            "test binary acc (Keras)": mean_std([r["val_binary_acc"] for r in last]),
-            "test BCE (notebook's loss)": mean_std([r["val_bce"] for r in last], 5),
-            "train loss": mean_std([r["train_loss"] for r in last]),
-            "train acc": mean_std([r["train_acc"] for r in last]),
+            "test loss (CE)": seed_cell([r["val_loss"] for r in last]),
+            "test acc": seed_cell([r["val_acc"] for r in last]),
+            "test binary acc (Keras)": seed_cell([r["val_binary_acc"] for r in last]),
+            "test BCE (notebook's loss)": seed_cell([r["val_bce"] for r in last], 5),
+            "train loss": seed_cell([r["train_loss"] for r in last]),
+            "train acc": seed_cell([r["train_acc"] for r in last]),
             "s/epoch": float(np.mean([r["time"] for h in histories for r in h])),
         })
 

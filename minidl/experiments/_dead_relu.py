@@ -36,7 +36,7 @@ Dead fractions are measured on a fixed subset of the training images after every
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ import numpy as np
 from minidl import models, nn, optim
 from minidl.diagnostics import RELU_FAMILY, dead_fraction
 from minidl.experiments import data, runner
-from minidl.experiments.runner import ExperimentResult, Report
+from minidl.experiments.runner import ExperimentResult, Report, seed_stats
 from minidl.plot import dead_units as dead_units_figure
 from minidl.train import evaluate, fit
 
@@ -191,14 +191,6 @@ def run(spec: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------ report
-def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
-    """Mean and sample std (ddof=1) of the values that are not None; None where there
-    are too few."""
-    kept = np.array([v for v in values if v is not None], dtype=np.float64)
-    mean = float(kept.mean()) if kept.size else None
-    return mean, float(kept.std(ddof=1)) if kept.size > 1 else None
-
-
 def _total(fractions: list[float] | None) -> float | None:
     """Dead units of all hidden layers together / all hidden units (equal widths)."""
     return None if fractions is None else float(np.mean(fractions))
@@ -216,9 +208,9 @@ def _row(spec: dict, results: list[dict]) -> dict[str, Any]:
     """One table row: the setting, then means over seeds of the accuracies (all seeds) and
     of the dead fractions (the seeds that did not diverge)."""
     final = [r["epochs"][-1] for r in results if not r["diverged"]]
-    train_acc, _ = _mean_std([r["train_acc"] for r in results])
-    test_acc, test_std = _mean_std([r["test_acc"] for r in results])
-    dead_total, dead_std = _mean_std([_total(e["dead"]) for e in final])
+    train_acc, _ = seed_stats([r["train_acc"] for r in results])
+    test_acc, test_std = seed_stats([r["test_acc"] for r in results])
+    dead_total, dead_std = seed_stats([_total(e["dead"]) for e in final])
     row: dict[str, Any] = {
         "change": spec["change"], "activation": spec["activation"],
         "optimizer": spec["optimizer"], "lr": spec["lr"],
@@ -226,9 +218,9 @@ def _row(spec: dict, results: list[dict]) -> dict[str, Any]:
         "hidden bias": "PyTorch default" if spec["bias"] is None else spec["bias"],
         "train acc": train_acc, "test acc": test_acc, "test acc std": test_std}
     for layer in range(len(spec["hidden"])):
-        row[f"dead h{layer + 1}"] = _mean_std([e["dead"][layer] for e in final])[0]
+        row[f"dead h{layer + 1}"] = seed_stats([e["dead"][layer] for e in final])[0]
     row.update({"dead total": dead_total, "dead total std": dead_std,
-                "inactive total": _mean_std([_total(e["inactive"]) for e in final])[0],
+                "inactive total": seed_stats([_total(e["inactive"]) for e in final])[0],
                 "diverged seeds": sum(r["diverged"] for r in results)})
     return row
 
@@ -241,7 +233,7 @@ def _series(groups: dict[str, tuple[dict, list[dict]]], problem: str,
     chosen = [(spec, [r for r in results if not r["diverged"]])
               for spec, results in groups.values() if spec["problem"] == problem]
     epochs = chosen[0][0]["epochs"] + 1  # epoch 0 is the initialisation
-    return [{"epoch": e, **{spec["change"]: _mean_std(
+    return [{"epoch": e, **{spec["change"]: seed_stats(
         [_total(r["epochs"][e][kind]) for r in results])[0] for spec, results in chosen}}
         for e in range(epochs)]
 
@@ -329,7 +321,7 @@ def _text(tables: dict[str, list[dict]], spec: dict, quick: bool,
                                              "seeds diverged)" if row["diverged seeds"] else ""))
 
     remedies = [outcome(row) for row in tables["large lr"] if row is not cause]
-    leaky_acc = _mean_std([row["test acc"] for row in tables["large lr"]
+    leaky_acc = seed_stats([row["test acc"] for row in tables["large lr"]
                            if row["activation"] != "ReLU"])[0]
     better = None not in (leaky_acc, cause["test acc"]) and leaky_acc > cause["test acc"] + 0.01
     leaky = [f"{act} {_pct(row['dead total'])} dead, {_pct(row['inactive total'])} inactive, "

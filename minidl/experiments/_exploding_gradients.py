@@ -31,7 +31,7 @@ from minidl.diagnostics import GradientNorms, depth_statistics
 from minidl.experiments import runner
 from minidl.experiments._vanishing_gradients import layer_figure, seeds_label
 from minidl.experiments.data import arrays
-from minidl.experiments.runner import ExperimentResult, Report
+from minidl.experiments.runner import ExperimentResult, Report, seed_stats
 from minidl.nn.utils import clip_grad_norm_, clip_grad_value_
 from minidl.plot import gradient_norms as gradient_norms_figure
 from minidl.tensor import Tensor
@@ -225,11 +225,6 @@ def run(spec: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------ report
-def _mean(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return float(np.mean(present)) if present else None
-
-
 def report(runs: list[tuple[dict, dict]], quick: bool, seeds: list[int]) -> Report:
     """Tables for the chain, the matrix products, the gradients at initialisation,
     training with and without clipping and the anomaly; three figures."""
@@ -282,11 +277,12 @@ def report(runs: list[tuple[dict, dict]], quick: bool, seeds: list[int]) -> Repo
         finished = [r for r in results if r["first_nonfinite"] is None]
         train_rows.append({
             "run": label, "steps": steps,
-            "first loss": _mean([r["loss"][0] for r in results]),
-            "last loss": _mean([r["loss"][-1] for r in finished]),
-            "lowest loss": _mean([min(v for v in r["loss"] if v is not None) for r in results]),
-            "first ‖g‖": _mean([r["grad_norm"][0] for r in results]),
-            "largest ‖g‖ before clipping": _mean([max(r["grad_norm"]) for r in results]),
+            "first loss": seed_stats([r["loss"][0] for r in results])[0],
+            "last loss": seed_stats([r["loss"][-1] for r in finished])[0],
+            "lowest loss": seed_stats([min(v for v in r["loss"] if v is not None)
+                                       for r in results])[0],
+            "first ‖g‖": seed_stats([r["grad_norm"][0] for r in results])[0],
+            "largest ‖g‖ before clipping": seed_stats([max(r["grad_norm"]) for r in results])[0],
             "seeds with Inf/NaN": f"{len(diverged)}/{len(results)}",
             "first Inf/NaN at step": min(diverged) if diverged else None})
 
@@ -328,7 +324,7 @@ def _training_figure(trains: dict[str, list[dict]], seeds: list[int]) -> Any:
             for step in range(longest):
                 values = [r[key][step] for r in results if step < len(r[key])]
                 rows.append({"step": step + 1, "layer": label, "param": panel,
-                             "grad_norm": _mean(values)})
+                             "grad_norm": seed_stats(values)[0]})
     fig = gradient_norms_figure(rows, params=("training loss",
                                               "gradient norm ‖g‖ before clipping"),
                                 title=f"SGD on a ReLU net with 2x Kaiming init "

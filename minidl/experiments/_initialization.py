@@ -33,7 +33,7 @@ import numpy as np
 from minidl import models, nn, optim
 from minidl.diagnostics import ActivationStats, depth_statistics
 from minidl.experiments import data, runner
-from minidl.experiments.runner import ExperimentResult, Report
+from minidl.experiments.runner import ExperimentResult, Report, seed_stats
 from minidl.plot import depth_profile
 from minidl.plot import runs as runs_figure
 from minidl.tensor import Tensor
@@ -118,14 +118,6 @@ def run(spec: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------ report
-def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
-    """Mean and sample std (ddof=1) of the values that are not None (NaN, or an
-    overflow, is saved as None); None where there are too few."""
-    kept = np.array([v for v in values if v is not None], dtype=np.float64)
-    mean = float(kept.mean()) if kept.size else None
-    return mean, float(kept.std(ddof=1)) if kept.size > 1 else None
-
-
 def _groups(runs: list[tuple[dict, dict]]) -> dict[tuple[str, str], list[dict]]:
     """Results by (activation, init), one per seed, in plan order."""
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -139,13 +131,13 @@ def _at(results: list[dict], layer: int, key: str) -> float | None:
     values = [r["depth"][layer]["var" if key == "std" else key] for r in results]
     if key == "std":
         values = [None if v is None else math.sqrt(v) for v in values]
-    return _mean_std(values)[0]
+    return seed_stats(values)[0]
 
 
 def _row(activation: str, init: str, results: list[dict], depth: int) -> dict[str, Any]:
     std_1, std_mid, std_last = (_at(results, layer, "std") for layer in (1, depth // 2, depth))
-    test_acc, test_std = _mean_std([r["test_acc"] for r in results])
-    first_epoch = _mean_std([r["history"][0]["val_acc"] for r in results])[0]
+    test_acc, test_std = seed_stats([r["test_acc"] for r in results])
+    first_epoch = seed_stats([r["history"][0]["val_acc"] for r in results])[0]
     return {"activation": activation, "init": init, "weight std": INITS[init][1],
             "std layer 1": std_1, f"std layer {depth // 2}": std_mid,
             f"std layer {depth}": std_last,

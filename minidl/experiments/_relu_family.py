@@ -16,7 +16,7 @@ import numpy as np
 
 from minidl import nn, optim
 from minidl.experiments import data, runner
-from minidl.experiments.runner import ExperimentResult, Report
+from minidl.experiments.runner import ExperimentResult, Report, seed_cell
 from minidl.plot import runs as plot_runs
 from minidl.train import History, evaluate, fit
 
@@ -119,14 +119,6 @@ def run(spec: dict) -> dict:
                              if isinstance(m, nn.PReLU)]}
 
 
-def mean_std(values: list[float], digits: int = 4) -> float | str:
-    """A table cell for one value per seed: the value itself for one seed, else
-    "mean ± sample standard deviation" (ddof = 1) with ``digits`` decimals."""
-    if len(values) == 1:
-        return values[0]
-    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
-
-
 def _grouped(runs: list[tuple[dict, dict]]) -> dict[tuple[str, str], list[dict]]:
     """Results per (dataset, activation), one per seed, in plan order."""
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -171,9 +163,9 @@ def report(runs: list[tuple[dict, dict]], quick: bool, seeds: list[int]) -> Repo
         rows.append({
             "dataset": dataset,
             "activation": ACTIVATIONS[name],
-            "train err": mean_std([r["train_err"] for r in results]),
-            "test err": mean_std([r["test_err"] for r in results]),
-            "gap (test − train)": mean_std([r["test_err"] - r["train_err"] for r in results]),
+            "train err": seed_cell([r["train_err"] for r in results]),
+            "test err": seed_cell([r["test_err"] for r in results]),
+            "gap (test − train)": seed_cell([r["test_err"] - r["train_err"] for r in results]),
             "s/epoch": float(np.mean([rec["time"] for r in results for rec in r["history"]])),
         })
     paper_rows = [{"activation": ACTIVATIONS[name], "CIFAR-10 train err": p[0],

@@ -143,6 +143,23 @@ class ExperimentResult:
         return report
 
 
+def seed_stats(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof = 1) over seeds of the values that are not
+    None (a NaN or an overflow is saved as None); None where there are too few."""
+    kept = np.array([v for v in values if v is not None], dtype=np.float64)
+    mean = float(kept.mean()) if kept.size else None
+    return mean, float(kept.std(ddof=1)) if kept.size > 1 else None
+
+
+def seed_cell(values: Sequence[float], digits: int = 4) -> float | str:
+    """A table cell for one value per seed: the value itself for one seed, else
+    "mean ± sample standard deviation" (ddof = 1) with ``digits`` decimals."""
+    if len(values) == 1:
+        return values[0]
+    mean, std = seed_stats(values)
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
 def quick_default() -> bool:
     """Whether experiments run in quick mode when not told: ``MINIDL_QUICK`` set to anything
     but ``''`` or ``'0'`` (CI and the notebooks' smoke runs set ``MINIDL_QUICK=1``)."""

@@ -222,45 +222,23 @@ def window_mean_backward(grad: Any, mats: tuple[Any, Any], divisor: Any) -> Any:
 # ---------------------------------------------------------------------------- batch norm
 
 
-def batch_norm_forward(xv: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
-                       training: bool, momentum: float, eps: float) -> tuple:
-    """``minidl.ops.normalization.BatchNorm.forward`` on ``xv`` ``(N, C, L)``: the output
-    and what the backward needs ``(mean, invstd, w)``. Statistics and the affine map are
-    computed in float64, as the CPU kernels do (a float32 ``x - mean`` would cancel)."""
-    if training:
-        mean = xv.mean(axis=(0, 2), dtype=np.float64)
-        var = xv.var(axis=(0, 2), dtype=np.float64)
-        if running_mean is not None:
-            count = xv.shape[0] * xv.shape[2]
-            running_mean[...] = (1 - momentum) * running_mean + momentum * mean
-            running_var[...] = ((1 - momentum) * running_var
-                                + momentum * var * (count / (count - 1)))
-    else:
-        mean = running_mean.astype(np.float64)
-        var = running_var.astype(np.float64)
-    invstd = 1.0 / np.sqrt(var + eps)
-    w = np.ones_like(mean) if weight is None else weight.astype(np.float64)
-    b = np.zeros_like(mean) if bias is None else bias.astype(np.float64)
-    out = (xv - mean[:, None]) * (w * invstd)[:, None] + b[:, None]
-    return out.astype(xv.dtype), mean, invstd, w
+def channel_stats(x: Any) -> tuple[Any, Any]:
+    """Per-channel mean and biased variance of ``x`` ``(N, C, L)``, in float64 (the twin
+    of ``ops.normalization._channel_stats``)."""
+    return x.mean(axis=(0, 2), dtype=np.float64), x.var(axis=(0, 2), dtype=np.float64)
 
 
-def batch_norm_backward(gv: Any, xv: Any, mean: Any, invstd: Any, w: Any, training: bool,
-                        need_x: bool, need_w: bool, need_b: bool) -> tuple:
-    """``minidl.ops.normalization.BatchNorm.backward`` on ``(N, C, L)`` arrays: the closed
-    form of that module's docstring, in float64."""
-    centred = xv - mean[:, None]
-    sum_g = gv.sum(axis=(0, 2), dtype=np.float64)
-    sum_gx = (gv * centred).sum(axis=(0, 2))
-    gx = None
-    if need_x:
-        a = w * invstd
-        gx = gv * a[:, None]
-        if training:
-            count = xv.shape[0] * xv.shape[2]
-            gx = gx - centred * (a * invstd ** 2 * sum_gx / count)[:, None] \
-                - (a * sum_g / count)[:, None]
-        gx = gx.astype(gv.dtype)
-    gw = sum_gx * invstd if need_w else None
-    gb = sum_g if need_b else None
-    return gx, gw, gb
+def channel_grad_sums(g: Any, x: Any, mean: Any) -> tuple[Any, Any]:
+    """Per channel, ``Σ g`` and ``Σ g·(x - mean)``, in float64."""
+    return (g.sum(axis=(0, 2), dtype=np.float64),
+            (g * (x - mean[:, None])).sum(axis=(0, 2), dtype=np.float64))
+
+
+def channel_affine(x: Any, mean: Any, scale: Any, shift: Any) -> Any:
+    """``(x - mean)·scale + shift`` with per-channel coefficients, in ``x``'s dtype."""
+    return ((x - mean[:, None]) * scale[:, None] + shift[:, None]).astype(x.dtype)
+
+
+def channel_affine2(g: Any, x: Any, mean: Any, a: Any, b: Any, shift: Any) -> Any:
+    """``g·a + (x - mean)·b + shift`` with per-channel coefficients, in ``g``'s dtype."""
+    return (g * a[:, None] + (x - mean[:, None]) * b[:, None] + shift[:, None]).astype(g.dtype)

@@ -109,22 +109,50 @@ def _ncl(x: np.ndarray) -> np.ndarray:
     return _contiguous(x).reshape(x.shape[0], x.shape[1], -1)
 
 
+def _stats(xv: Any) -> tuple[Any, Any]:
+    if _array_ops.on_device(xv):
+        return _array_ops.channel_stats(xv)
+    mean, var = np.empty(xv.shape[1]), np.empty(xv.shape[1])
+    _channel_stats(xv, mean, var)
+    return mean, var
+
+
+def _grad_sums(gv: Any, xv: Any, mean: Any) -> tuple[Any, Any]:
+    if _array_ops.on_device(gv):
+        return _array_ops.channel_grad_sums(gv, xv, mean)
+    sum_g, sum_gx = np.empty(xv.shape[1]), np.empty(xv.shape[1])
+    _channel_grad_sums(gv, xv, mean, sum_g, sum_gx)
+    return sum_g, sum_gx
+
+
+def _affine(xv: Any, mean: Any, scale: Any, shift: Any) -> Any:
+    if _array_ops.on_device(xv):
+        return _array_ops.channel_affine(xv, mean, scale, shift)
+    out = np.empty(xv.shape, dtype=xv.dtype)
+    _channel_affine(xv, mean, scale, shift, out)
+    return out
+
+
+def _affine2(gv: Any, xv: Any, mean: Any, a: Any, b: Any, shift: Any) -> Any:
+    if _array_ops.on_device(gv):
+        return _array_ops.channel_affine2(gv, xv, mean, a, b, shift)
+    out = np.empty(xv.shape, dtype=gv.dtype)
+    _channel_affine2(gv, xv, mean, a, b, shift, out)
+    return out
+
+
 class BatchNorm(Function):
+    """Batch norm over ``(N, C, L)`` views; the four per-channel passes run as the Numba
+    kernels above on the CPU and as their array twins in ``kernels/array_ops`` on a GPU."""
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: Any, bias: Any, running_mean: Any,
                 running_var: Any, training: bool, momentum: float, eps: float) -> np.ndarray:
         xv = _ncl(x)
-        channels = x.shape[1]
         ctx.training = training
         ctx.input_shape = x.shape
-        if _array_ops.on_device(x):
-            out, mean, invstd, w = _array_ops.batch_norm_forward(
-                xv, weight, bias, running_mean, running_var, training, momentum, eps)
-            ctx.save_for_backward(xv, mean, invstd, w)
-            return out.reshape(x.shape)
         if training:
-            mean, var = np.empty(channels), np.empty(channels)
-            _channel_stats(xv, mean, var)
+            mean, var = _stats(xv)
             if running_mean is not None:
                 count = xv.shape[0] * xv.shape[2]
                 running_mean[...] = (1 - momentum) * running_mean + momentum * mean
@@ -134,27 +162,19 @@ class BatchNorm(Function):
             mean = running_mean.astype(np.float64)
             var = running_var.astype(np.float64)
         invstd = 1.0 / np.sqrt(var + eps)
-        w = np.ones(channels) if weight is None else weight.astype(np.float64)
-        b = np.zeros(channels) if bias is None else bias.astype(np.float64)
-        out = np.empty(xv.shape, dtype=x.dtype)
-        _channel_affine(xv, mean, w * invstd, b, out)
+        w = np.ones_like(mean) if weight is None else weight.astype(np.float64)
+        b = np.zeros_like(mean) if bias is None else bias.astype(np.float64)
         ctx.save_for_backward(xv, mean, invstd, w)
-        return out.reshape(x.shape)
+        return _affine(xv, mean, w * invstd, b).reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
         xv, mean, invstd, w = ctx.saved_tensors
         gv = _ncl(grad)
-        channels = xv.shape[1]
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        if _array_ops.on_device(gv):
-            gx, gw, gb = _array_ops.batch_norm_backward(gv, xv, mean, invstd, w, ctx.training,
-                                                        need_x, need_w, need_b)
-            return (None if gx is None else gx.reshape(ctx.input_shape), gw, gb,
-                    None, None, None, None, None)
-        sum_g, sum_gx = np.empty(channels), np.empty(channels)
+        sum_g = sum_gx = None
         if need_w or need_b or (need_x and ctx.training):
-            _channel_grad_sums(gv, xv, mean, sum_g, sum_gx)
+            sum_g, sum_gx = _grad_sums(gv, xv, mean)
         gx = None
         if need_x:
             a = w * invstd
@@ -163,10 +183,8 @@ class BatchNorm(Function):
                 b = -a * invstd ** 2 * sum_gx / count
                 shift = -a * sum_g / count
             else:  # running statistics are constants: y is affine in x
-                b, shift = np.zeros(channels), np.zeros(channels)
-            gx = np.empty(xv.shape, dtype=grad.dtype)
-            _channel_affine2(gv, xv, mean, a, b, shift, gx)
-            gx = gx.reshape(ctx.input_shape)
+                b, shift = np.zeros_like(a), np.zeros_like(a)
+            gx = _affine2(gv, xv, mean, a, b, shift).reshape(ctx.input_shape)
         gw = sum_gx * invstd if need_w else None
         gb = sum_g if need_b else None
         return gx, gw, gb, None, None, None, None, None
